@@ -1,0 +1,101 @@
+"""Checkpoints: one safetensors file whose header carries a JSON description.
+
+Never pickle. The file holds the networks' weights (``G.*``, ``D.*``), optionally the
+optimizer state (``optim.G.*``, ``optim.D.*``) for resuming training, and in the header's
+metadata under ``"geocgan"`` a JSON document with the model name and config, the field
+spec (facies codes or normalisation), the training step/epoch, and the package version.
+Nothing needs the original command line to reload it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from geocgan import __version__
+from geocgan.errors import CheckpointError
+from geocgan.models import GANModel, build_model
+
+META_KEY = "geocgan"
+
+
+def save_checkpoint(path: str | Path, model: GANModel, meta: dict, *, training_state: bool = True) -> Path:
+    """Write ``model`` (and, with ``training_state``, its optimizers) to ``path`` atomically."""
+    path = Path(path)
+    tensors: dict[str, torch.Tensor] = {}
+    for net_name, net in model.nets.items():
+        for k, v in net.state_dict().items():
+            tensors[f"{net_name}.{k}"] = v.detach().cpu().contiguous()
+    groups = {}
+    if training_state:
+        for opt_name, opt in model.optimizers.items():
+            state = opt.state_dict()
+            groups[opt_name] = state["param_groups"]
+            for pid, pstate in state["state"].items():
+                for k, v in pstate.items():
+                    tensors[f"optim.{opt_name}.{pid}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+    doc = {**model.describe(), **meta, "version": __version__, "optimizer_groups": groups}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(doc)})
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Tensors and JSON description of a checkpoint, with clear errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; train one with `geocgan train`")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or not a safetensors file ({err}); "
+            "use a complete file written by `geocgan train`"
+        ) from None
+    if META_KEY not in header:
+        raise CheckpointError(f"{path} is a safetensors file but not a geocgan checkpoint")
+    return tensors, json.loads(header[META_KEY])
+
+
+def load_model(path: str | Path, *, device: str | torch.device = "cpu", training_state: bool = False):
+    """Rebuild a model from a checkpoint. Returns ``(model, description)``."""
+    tensors, doc = read_checkpoint(path)
+    model = build_model(doc["model"], doc["config"], doc["field"])
+    for net_name, net in model.nets.items():
+        prefix = f"{net_name}."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:
+            raise CheckpointError(
+                f"checkpoint {path} does not match its own model config ({str(err)[:300]}...); "
+                "it was written by another model or version"
+            ) from None
+    model.to(device)
+    if training_state:
+        for opt_name, opt in model.optimizers.items():
+            prefix = f"optim.{opt_name}."
+            state: dict[int, dict] = {}
+            for k, v in tensors.items():
+                if k.startswith(prefix):
+                    pid, key = k[len(prefix):].split(".", 1)
+                    state.setdefault(int(pid), {})[key] = v if key == "step" else v.to(device)
+            groups = doc.get("optimizer_groups", {}).get(opt_name)
+            if groups is None:
+                raise CheckpointError(
+                    f"checkpoint {path} holds no optimizer state and cannot resume training; "
+                    "it is an export for simulation only"
+                )
+            opt.load_state_dict({"state": state, "param_groups": groups})
+    return model, doc

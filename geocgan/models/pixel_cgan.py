@@ -1,0 +1,210 @@
+"""The pixel-wise conditioned GAN of Ruffino, Hérault, Laloy and Gasso (2019).
+
+Both networks see the constraint tensor ``C`` (values + explicit mask). The objective is
+
+    min_G max_D  L(D, G) + λ · E_{z, C} ‖C − M(C) ⊙ G(z, C)‖²
+
+with ``L`` the (non-saturating) GAN loss. ``λ = 0`` gives the plain conditional GAN;
+``conditional=False`` gives the unconditional GAN baseline (neither net sees ``C``).
+
+Normalisation of the constraint term
+------------------------------------
+The squared error is summed over the value channels at the constrained pixels and divided by
+the number of constrained pixels of each map, then averaged over the batch::
+
+    L_C = mean_b [ Σ_{k,i,j} M_bij (G_bkij − X_bkij)² / Σ_ij M_bij ]
+
+so ``L_C`` is the mean squared error *per well pixel* in the network's space (normalised
+values, or one-hot vs softmax probabilities for facies). It does not grow with the grid size
+or the number of wells, so a given λ means the same on a 28x28 digit and on a 256x256 map.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from geocgan.constraints import FieldSpec, constraint_tensor, random_masks
+from geocgan.errors import GridError, InputError
+from geocgan.models.base import GANModel
+from geocgan.models.nets import (
+    DCGAN28Discriminator,
+    DCGAN28Generator,
+    PatchDiscriminator,
+    UNetGenerator,
+)
+
+ARCHS = ("fcn", "dcgan28")
+
+
+@dataclass
+class PixelCGANConfig:
+    """Settings of the pixel-constrained cGAN.
+
+    Parameters
+    ----------
+    arch : {"fcn", "dcgan28"}
+        ``fcn``: U-Net generator + PatchGAN discriminator, grids with sides multiple of 16.
+        ``dcgan28``: the paper's two-layer nets, 28x28 only.
+    conditional : bool
+        False gives the unconditional GAN baseline.
+    lam : float
+        λ, weight of the constraint term (per-well-pixel MSE, see module docstring).
+    output : {"auto", "linear", "tanh", "softmax"}
+        Output activation; ``auto`` is softmax for facies, identity for continuous fields.
+    nz : int
+        Noise channels (fcn, at 1/16 resolution) or noise vector size (dcgan28).
+    ngf, ndf : int
+        Width of generator / discriminator.
+    d_layers : int
+        Strided layers of the PatchGAN discriminator (receptive field 46 px for 3, 94 for 4).
+    density, mode, partial
+        How training constraint maps are drawn (see ``geocgan.constraints.random_masks``).
+    lr_g, lr_d, beta1, beta2 : float
+        Adam settings.
+    amp : bool
+        bfloat16 autocast on CUDA (ignored on CPU).
+    """
+
+    arch: Literal["fcn", "dcgan28"] = "fcn"
+    conditional: bool = True
+    lam: float = 10.0
+    output: Literal["auto", "linear", "tanh", "softmax"] = "auto"
+    nz: int = 16
+    ngf: int = 16
+    ndf: int = 16
+    d_layers: int = 4
+    density: float = 0.005
+    mode: Literal["point", "borehole"] = "point"
+    partial: bool = False
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    amp: bool = True
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise InputError(f"arch {self.arch!r} is unknown; choose one of {list(ARCHS)}")
+        if self.lam < 0:
+            raise InputError(f"lambda must be >= 0, got {self.lam}")
+
+
+def constraint_loss(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-well-pixel squared error ``‖C − M ⊙ G‖² / |M|``, averaged over the batch.
+
+    fake, real: ``(B, K, H, W)`` in network space; mask: ``(B, 1, H, W)`` bool.
+    """
+    m = mask.to(torch.float32)
+    se = ((fake.float() - real.float()) ** 2 * m).sum(dim=(1, 2, 3))  # (B,)
+    return (se / m.sum(dim=(1, 2, 3)).clamp_min(1)).mean()
+
+
+class PixelCGAN(GANModel):
+    """Pixel-constrained conditional GAN (and its unconditional baseline)."""
+
+    name = "pixel-cgan"
+    config_class = PixelCGANConfig
+
+    def __init__(self, config: PixelCGANConfig, spec: FieldSpec):
+        super().__init__(config, spec)
+        k = spec.channels
+        kc = k + 1 if config.conditional else 0
+        if config.arch == "dcgan28":
+            self.G = DCGAN28Generator(k, kc, nz=config.nz, ngf=config.ngf)
+            self.D = DCGAN28Discriminator(k, kc, ndf=config.ndf)
+        else:
+            self.G = UNetGenerator(k, kc, nz=config.nz, ngf=config.ngf)
+            self.D = PatchDiscriminator(k, kc, ndf=config.ndf, n_layers=config.d_layers)
+        output = config.output
+        if output == "auto":
+            output = "softmax" if spec.kind == "categorical" else "linear"
+        if (output == "softmax") != (spec.kind == "categorical"):
+            raise InputError(f"output {output!r} does not fit a {spec.kind} field")
+        self.output = output
+        betas = (config.beta1, config.beta2)
+        self.optimizers = {
+            "G": torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas),
+            "D": torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas),
+        }
+
+    # -- contract ---------------------------------------------------------------------
+
+    def noise_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
+        return self.G.noise_shapes(self.config.nz, height, width)
+
+    def check_grid(self, height: int, width: int) -> None:
+        if self.config.arch == "dcgan28":
+            if (height, width) != (28, 28):
+                raise GridError(
+                    f"the dcgan28 model only takes 28x28 grids, got {height}x{width}; "
+                    "use an 'fcn' model for geoscience grids"
+                )
+        elif height % 16 or width % 16 or min(height, width) < 32:
+            raise GridError(
+                f"an fcn model needs grid sides that are multiples of 16 and at least 32, got "
+                f"{height}x{width}; pad the grid (the simulate command pads and crops for you)"
+            )
+
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.output == "softmax":
+            return logits.float().softmax(1)
+        if self.output == "tanh":
+            return logits.float().tanh()
+        return logits.float()
+
+    def generate(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
+        """Encoded realizations ``(B, K, H, W)`` from noise ``z`` and constraints ``cond``."""
+        with self._autocast():
+            return self.activate(self.G(z, cond if self.config.conditional else None))
+
+    def train_step(
+        self,
+        real: torch.Tensor,
+        generator: torch.Generator,
+        cond_source: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """One D step and one G step on encoded fields ``real`` ``(B, K, H, W)``.
+
+        Constraint maps are drawn from ``cond_source`` (same shape) when given, as in the
+        paper's protocol where constraints come from images set aside for that; otherwise
+        from ``real`` itself, so D also learns whether a field agrees with its wells.
+        """
+        cfg = self.config
+        b, _, h, w = real.shape
+        dev = real.device
+        mask = random_masks(
+            b, (h, w), density=cfg.density, mode=cfg.mode, partial=cfg.partial,
+            generator=generator, device=dev,
+        )  # (B, 1, H, W)
+        target = real if cond_source is None else cond_source
+        cond = constraint_tensor(target, mask) if cfg.conditional else None
+        z = [torch.randn((b, *s), generator=generator, device=dev) for s in self.noise_shapes(h, w)]
+
+        opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
+        with self._autocast():
+            fake = self.activate(self.G(z, cond))  # (B, K, H, W)
+            d_real = self.D(real, cond)
+            d_fake = self.D(fake.detach(), cond)
+            loss_d = F.softplus(-d_real).float().mean() + F.softplus(d_fake).float().mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        with self._autocast():
+            loss_adv = F.softplus(-self.D(fake, cond)).float().mean()
+        loss_c = constraint_loss(fake, target, mask)
+        loss_g = loss_adv + cfg.lam * loss_c if cfg.conditional else loss_adv
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {"loss_d": loss_d.detach(), "loss_g": loss_adv.detach(), "loss_c": loss_c.detach()}
+
+    def _autocast(self):
+        if self.config.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()

@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from geocgan.constraints import FieldSpec, constraint_tensor
+from geocgan.errors import CheckpointError, GridError, InputError
+from geocgan.models import build_model, constraint_loss
+
+CAT = FieldSpec("categorical", codes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("size", [(32, 32), (64, 48), (128, 128), (256, 256)])
+def test_fcn_generator_takes_any_multiple_of_16(size):
+    m = build_model("pixel-cgan", {"arch": "fcn", "ngf": 8}, CAT)
+    h, w = size
+    z = [torch.randn(2, *s) for s in m.noise_shapes(h, w)]
+    cond = torch.zeros(2, 4, h, w)
+    x = m.generate(z, cond)
+    assert x.shape == (2, 3, h, w)
+    assert torch.allclose(x.sum(1), torch.ones(2, h, w), atol=1e-5)  # softmax over facies
+    d = m.D(x, cond)
+    assert d.shape[:2] == (2, 1)
+
+
+def test_dcgan28_shapes_and_unconditional_baseline():
+    for conditional in (True, False):
+        m = build_model("pixel-cgan", {"arch": "dcgan28", "conditional": conditional, "output": "tanh"}, FieldSpec())
+        z = [torch.randn(3, *s) for s in m.noise_shapes(28, 28)]
+        x = m.generate(z, torch.zeros(3, 2, 28, 28))
+        assert x.shape == (3, 1, 28, 28) and x.abs().max() <= 1
+    with pytest.raises(GridError, match="only takes 28x28 grids, got 32x32"):
+        m.check_grid(32, 32)
+
+
+@pytest.mark.parametrize("h, w", [(40, 64), (16, 16), (100, 96)])
+def test_fcn_refuses_grids_it_cannot_take(h, w):
+    m = build_model("pixel-cgan", {"arch": "fcn"}, CAT)
+    with pytest.raises(GridError, match="multiples of 16 and at least 32"):
+        m.check_grid(h, w)
+
+
+def test_constraint_loss_equals_the_formula_on_a_hand_computed_case():
+    # two maps, K = 1: map 0 has wells at two pixels, map 1 at one pixel
+    real = torch.zeros(2, 1, 3, 3)
+    fake = torch.zeros(2, 1, 3, 3)
+    mask = torch.zeros(2, 1, 3, 3, dtype=torch.bool)
+    real[0, 0, 0, 0], fake[0, 0, 0, 0], mask[0, 0, 0, 0] = 1.0, 0.0, True  # error 1
+    real[0, 0, 2, 2], fake[0, 0, 2, 2], mask[0, 0, 2, 2] = 0.0, 3.0, True  # error 9 (zero-valued well)
+    real[1, 0, 1, 1], fake[1, 0, 1, 1], mask[1, 0, 1, 1] = 2.0, 0.0, True  # error 4
+    fake[1, 0, 0, 1] = 100.0  # off the mask: must not count
+    # ||C - M ⊙ G||² per map / wells per map, averaged: ((1 + 9) / 2 + 4 / 1) / 2 = 4.5
+    assert constraint_loss(fake, real, mask).item() == pytest.approx(4.5)
+    # and with C built as the networks see it
+    c = constraint_tensor(real, mask)
+    direct = ((c[:, :1] - mask * fake) ** 2).sum((1, 2, 3)) / mask.sum((1, 2, 3))
+    assert direct.mean().item() == pytest.approx(4.5)
+
+
+def test_lambda_weights_the_constraint_term_in_the_generator_step():
+    spec = FieldSpec()
+    real = torch.randn(4, 1, 32, 32)
+    grads = {}
+    for lam in (0.0, 100.0):
+        torch.manual_seed(0)
+        m = build_model("pixel-cgan", {"arch": "fcn", "lam": lam, "ngf": 8, "ndf": 8, "density": 0.05}, spec)
+        before = [p.detach().clone() for p in m.G.parameters()]
+        out = m.train_step(real, torch.Generator().manual_seed(1))
+        grads[lam] = sum((p - b).abs().sum() for p, b in zip(m.G.parameters(), before, strict=True))
+        assert set(out) == {"loss_d", "loss_g", "loss_c"}
+    assert grads[100.0] != grads[0.0]
+
+
+def test_unknown_model_arch_and_config_errors():
+    with pytest.raises(InputError, match=r"model 'pix3pix' is unknown; valid models: \['pixel-cgan'\]"):
+        build_model("pix3pix", {}, CAT)
+    with pytest.raises(InputError, match=r"arch 'resnet' is unknown; choose one of \['fcn', 'dcgan28'\]"):
+        build_model("pixel-cgan", {"arch": "resnet"}, CAT)
+    with pytest.raises(CheckpointError, match=r"config keys \['wings'\] are not settings"):
+        build_model("pixel-cgan", {"wings": 2}, CAT)
+    with pytest.raises(InputError, match="lambda must be >= 0"):
+        build_model("pixel-cgan", {"lam": -1}, CAT)
