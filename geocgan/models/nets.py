@@ -6,8 +6,8 @@ values and mask) as extra input channels:
 ``dcgan28``
     The paper's DCGAN-like nets for 28x28 images: two (transposed) convolutions each.
 ``fcn``
-    Fully convolutional nets for geoscience grids: a U-Net generator with spatial noise at
-    1/16 resolution and at full resolution, and a PatchGAN discriminator. Any grid whose sides
+    Fully convolutional nets for geoscience grids: a spatial-noise generator with the
+    constraints injected at every scale, and a PatchGAN discriminator. Any grid whose sides
     are multiples of 16 (32 ... 256 and beyond) works, so one model trained on patches
     generates larger grids.
 
@@ -18,6 +18,7 @@ Generators return *pre-activation* outputs; the model applies the output activat
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -84,58 +85,69 @@ class DCGAN28Discriminator(nn.Module):
 # -- fully convolutional nets for geoscience grids ------------------------------------------
 
 
-def _down(cin: int, cout: int) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1), _act(), nn.Conv2d(cout, cout, 3, 1, 1), _act())
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit RMS (ProGAN): batch-independent."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-8)
 
 
-class _Up(nn.Module):
-    def __init__(self, cin: int, skip: int, cout: int):
-        super().__init__()
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.conv = nn.Sequential(
-            nn.Conv2d(cin + skip, cout, 3, 1, 1), _act(), nn.Conv2d(cout, cout, 3, 1, 1), _act()
-        )
-
-    def forward(self, h: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.cat([self.up(h), skip], 1))
+def _block(cin: int, cout: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, 1, 1), PixelNorm(), _act(), nn.Conv2d(cout, cout, 3, 1, 1), PixelNorm(), _act()
+    )
 
 
-class UNetGenerator(nn.Module):
-    """G(z, C): a 4-level U-Net over C with spatial noise at 1/16 and full resolution.
+def pool_constraints(cond: torch.Tensor, factor: int) -> torch.Tensor:
+    """Constraint tensor ``(B, K + 1, H, W)`` at 1/factor resolution.
 
-    Noise: ``z[0]`` is ``(B, nz, H/16, W/16)`` (large-scale structure), ``z[1]`` is
-    ``(B, 1, H, W)`` (fine-scale variety). Both scale with the grid, so the same weights
-    generate grids of any size that is a multiple of 16.
+    Values become the mean of the wells inside each coarse cell (0 where none); the mask
+    becomes 1 where a cell holds at least one well. Works for one-hot facies and values.
+    """
+    if factor == 1:
+        return cond
+    values, mask = cond[:, :-1], cond[:, -1:]
+    den = F.avg_pool2d(mask, factor)  # (B, 1, H/f, W/f): share of well pixels
+    has = (den > 0).to(cond.dtype)
+    return torch.cat([F.avg_pool2d(values, factor) / den.clamp_min(1e-12) * has, has], 1)
+
+
+class SpatialGenerator(nn.Module):
+    """G(z, C): spatial noise upsampled through 4 blocks, constraints injected at every scale.
+
+    The structure comes from spatial noise (as in SGAN), so realizations differ; the
+    constraint maps, pooled to each resolution (``pool_constraints``), steer every block,
+    and the full-resolution maps reach the output layer. Noise: ``z[0]`` is
+    ``(B, nz, H/16, W/16)``, then one channel of fresh noise at H/8, H/4, H/2 and H.
+    Both scale with the grid, so the same weights generate grids of any multiple of 16.
     """
 
     factor = 16
 
-    def __init__(self, out_ch: int, cond_ch: int, nz: int = 16, ngf: int = 32):
+    def __init__(self, out_ch: int, cond_ch: int, nz: int = 16, ngf: int = 16):
         super().__init__()
-        c1, c2, c3, c4 = ngf, 2 * ngf, 4 * ngf, 4 * ngf
-        self.inc = nn.Sequential(nn.Conv2d(cond_ch + 1, c1, 3, 1, 1), _act())
-        self.d1, self.d2, self.d3, self.d4 = _down(c1, c2), _down(c2, c3), _down(c3, c4), _down(c4, c4)
-        self.mid = nn.Sequential(nn.Conv2d(c4 + nz, c4, 3, 1, 1), _act(), nn.Conv2d(c4, c4, 3, 1, 1), _act())
-        self.u4, self.u3 = _Up(c4, c4, c4), _Up(c4, c3, c3)
-        self.u2, self.u1 = _Up(c3, c2, c2), _Up(c2, c1, c1)
-        self.out = nn.Conv2d(c1 + cond_ch, out_ch, 3, 1, 1)
+        self.cond_ch = cond_ch
+        widths = [8 * ngf, 4 * ngf, 2 * ngf, ngf, ngf]  # at H/16, H/8, H/4, H/2, H
+        self.start = _block(nz + cond_ch, widths[0])
+        self.blocks = nn.ModuleList(
+            _block(widths[i] + cond_ch + 1, widths[i + 1]) for i in range(4)
+        )
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.out = nn.Conv2d(ngf + cond_ch, out_ch, 3, 1, 1)
 
     def forward(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
-        z_coarse, z_fine = z  # (B, nz, H/16, W/16), (B, 1, H, W)
-        x = z_fine if cond is None else torch.cat([cond, z_fine], 1)
-        e1 = self.inc(x)  # (B, c1, H, W)
-        e2 = self.d1(e1)  # (B, c2, H/2, W/2)
-        e3 = self.d2(e2)  # (B, c3, H/4, W/4)
-        e4 = self.d3(e3)  # (B, c4, H/8, W/8)
-        h = self.mid(torch.cat([self.d4(e4), z_coarse], 1))  # (B, c4, H/16, W/16)
-        h = self.u1(self.u2(self.u3(self.u4(h, e4), e3), e2), e1)  # (B, c1, H, W)
-        if cond is not None:
-            h = torch.cat([h, cond], 1)
-        return self.out(h)
+        def with_cond(h: torch.Tensor, factor: int) -> torch.Tensor:
+            return h if cond is None else torch.cat([h, pool_constraints(cond, factor)], 1)
+
+        h = self.start(with_cond(z[0], 16))  # (B, 8ngf, H/16, W/16)
+        for i, block in enumerate(self.blocks):
+            factor = 8 >> i  # 8, 4, 2, 1
+            h = block(torch.cat([with_cond(self.up(h), factor), z[i + 1]], 1))
+        return self.out(with_cond(h, 1))  # (B, K, H, W)
 
     @staticmethod
     def noise_shapes(nz: int, height: int, width: int) -> list[tuple[int, ...]]:
-        return [(nz, height // 16, width // 16), (1, height, width)]
+        return [(nz, height // 16, width // 16)] + [(1, height >> s, width >> s) for s in (3, 2, 1, 0)]
 
 
 class PatchDiscriminator(nn.Module):

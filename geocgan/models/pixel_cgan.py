@@ -35,7 +35,7 @@ from geocgan.models.nets import (
     DCGAN28Discriminator,
     DCGAN28Generator,
     PatchDiscriminator,
-    UNetGenerator,
+    SpatialGenerator,
 )
 
 ARCHS = ("fcn", "dcgan28")
@@ -48,7 +48,7 @@ class PixelCGANConfig:
     Parameters
     ----------
     arch : {"fcn", "dcgan28"}
-        ``fcn``: U-Net generator + PatchGAN discriminator, grids with sides multiple of 16.
+        ``fcn``: spatial-noise generator + PatchGAN discriminator, grids with sides multiple of 16.
         ``dcgan28``: the paper's two-layer nets, 28x28 only.
     conditional : bool
         False gives the unconditional GAN baseline.
@@ -118,7 +118,7 @@ class PixelCGAN(GANModel):
             self.G = DCGAN28Generator(k, kc, nz=config.nz, ngf=config.ngf)
             self.D = DCGAN28Discriminator(k, kc, ndf=config.ndf)
         else:
-            self.G = UNetGenerator(k, kc, nz=config.nz, ngf=config.ngf)
+            self.G = SpatialGenerator(k, kc, nz=config.nz, ngf=config.ngf)
             self.D = PatchDiscriminator(k, kc, ndf=config.ndf, n_layers=config.d_layers)
         output = config.output
         if output == "auto":

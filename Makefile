@@ -1,0 +1,32 @@
+# Two entry points that work on a fresh machine:
+#   make demo   set up .venv and run the main job on the shipped sample data (-> out/demo)
+#   make test   set up .venv and run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test lint sample-data clean
+
+setup: $(VENV)/.installed
+
+# torch first, pinned to the CPU build that 2.13's range admits (a plain `torch` would pull CUDA)
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev,peers]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/geocgan simulate sample_data/wells.csv --grid sample_data/grid.tif \
+		--model sample_data/channels.safetensors --value-column facies -n 100 --out out/demo --overwrite
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check geocgan tests workflows
+
+sample-data: setup
+	$(PY) workflows/make_sample_data.py
+
+clean:
+	rm -rf out runs .pytest_cache

