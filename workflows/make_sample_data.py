@@ -54,11 +54,11 @@ def make_data(out: Path) -> None:
     write_raster(out / "training_image.tif", ti, Affine(1, 0, 0, 0, -1, 256), "facies (0 floodplain, 1 channel)")
     grid = Grid.from_bounds(ORIGIN[0], ORIGIN[1] - 128 * RES, ORIGIN[0] + 128 * RES, ORIGIN[1], RES, CRS)
     write_raster(out / "truth.tif", truth, grid.transform, "facies (0 floodplain, 1 channel)")
-    grid.write_template(out / "grid.tif")
+    grid.write_template(out / "grid.tif", overwrite=True)
     c = sample_constraints(truth, density=0.005, seed=7)
     rows, cols = c.rows_cols
     rng = np.random.default_rng(7)
-    xs, ys = grid.transform * (cols + rng.uniform(0.1, 0.9, len(cols)), rows + rng.uniform(0.1, 0.9, len(rows)))
+    xs, ys = grid.transform @ (cols + rng.uniform(0.1, 0.9, len(cols)), rows + rng.uniform(0.1, 0.9, len(rows)))
     pd.DataFrame({"well_id": [f"W{i + 1:03d}" for i in range(len(rows))], "x": np.round(xs, 2),
                   "y": np.round(ys, 2), "facies": c.values[rows, cols].astype(int)}).to_csv(out / "wells.csv", index=False)
 
