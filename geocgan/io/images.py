@@ -37,8 +37,8 @@ def read_training_image(path: str | Path, *, variable: str | None = None) -> np.
     elif suffix in (".nc", ".zarr"):
         import xarray as xr
 
-        ds = xr.open_zarr(path) if suffix == ".zarr" else xr.open_dataset(path)
-        names = [v for v in ds.data_vars if ds[v].ndim >= 2]
+        ds = xr.open_zarr(path, consolidated=None) if suffix == ".zarr" else xr.open_dataset(path)
+        names = sorted(str(v) for v in ds.data_vars if ds[v].ndim >= 2)
         if variable is None and len(names) != 1:
             raise InputError(f"{path} holds variables {names}; choose one with --variable")
         name = variable or names[0]
