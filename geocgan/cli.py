@@ -206,6 +206,9 @@ def simulate(
     for k, v in summary["outputs"].items():
         typer.echo(f"  {k:18s} {v}")
     typer.echo(f"honoring (raw generator output): {shown} {what}")
+    if "neighbourhood_match" in h:
+        typer.echo(f"  {100 * h['neighbourhood_match']:.1f}% of wells sit in a neighbourhood of their own facies "
+                   "(low values mean wells honored by isolated pixels)")
 
 
 # -- info -------------------------------------------------------------------------------------

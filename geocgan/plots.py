@@ -31,7 +31,7 @@ def plot_overview(path, fields: np.ndarray, grid, wells, spec, summary: dict[str
     panels = [(f"realization {i}", fields[i]) for i in range(n_show)] + list(summary.items())
     ncol = min(4, len(panels))
     nrow = -(-len(panels) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 3.2 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.4 * nrow), squeeze=False, layout="constrained")
     xmin, ymin, xmax, ymax = grid.bounds
     extent = (xmin, xmax, ymin, ymax)
     unit = grid.units
@@ -45,15 +45,19 @@ def plot_overview(path, fields: np.ndarray, grid, wells, spec, summary: dict[str
         else:
             im = ax.imshow(img, extent=extent, cmap="viridis", interpolation="nearest")
         fig.colorbar(im, ax=ax, shrink=0.8)
-        ax.scatter(wells.x, wells.y, c=wells.values, cmap="viridis", s=14, edgecolors="white", linewidths=0.7,
-                   vmin=np.min(fields) if not cats else min(spec.codes), vmax=np.max(fields) if not cats else max(spec.codes))
+        lo, hi = (min(spec.codes), max(spec.codes)) if cats else (np.nanmin(fields), np.nanmax(fields))
+        ax.scatter(wells.x, wells.y, c=wells.values, cmap="viridis", s=16, edgecolors="red", linewidths=0.8,
+                   vmin=lo, vmax=hi)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(f"x ({unit})", fontsize=8)
         ax.set_ylabel(f"y ({unit})", fontsize=8)
+        ax.ticklabel_format(useOffset=False, style="plain")
         ax.tick_params(labelsize=6)
+        ax.tick_params(axis="x", labelrotation=30)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(f"{len(fields)} realizations conditioned on {len(wells)} wells (dots: observed)", fontsize=10)
+    fig.suptitle(f"{len(fields)} realizations conditioned on {len(wells)} wells (dots: observed, same colours)",
+                 fontsize=10)
     return _save(fig, path)
 
 
