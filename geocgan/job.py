@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -173,23 +174,17 @@ def _generate(checkpoint: str, cons: Constraints, todo: list[int], store: str, c
                 progress(futures)
             client.gather(futures)
         return
+    from tqdm.auto import tqdm
+
     from geocgan.io.ensemble import write_region
+
     h, w = crop
-    for a, b in runs:  # in-process: reuse the loaded model
-        for idx, fields in generate_batches(model, cons, range(a, b), seed=config.seed,
-                                            batch_size=config.batch_size, progress=False):
-            write_region(store, int(idx[0]), fields[:, :h, :w])
-        if config.progress:
-            _progress(b, len(todo), todo)
-
-
-def _progress(done_to: int, total: int, todo: list[int]) -> None:
-    import sys
-
-    done = sum(1 for i in todo if i < done_to)
-    sys.stderr.write(f"\rsimulate: {done}/{total} realizations")
-    if done == total:
-        sys.stderr.write("\n")
+    with tqdm(total=len(todo), desc="simulate", unit="real", disable=not config.progress, file=sys.stderr) as bar:
+        for a, b in runs:  # in-process: reuse the loaded model
+            for idx, fields in generate_batches(model, cons, range(a, b), seed=config.seed,
+                                                batch_size=config.batch_size):
+                write_region(store, int(idx[0]), fields[:, :h, :w])
+                bar.update(len(idx))
 
 
 def summary_bands(fields: np.ndarray, spec) -> dict[str, np.ndarray]:

@@ -7,7 +7,10 @@ Reproduces the shipped sample data from seeds, with the package's own generator:
 - ``wells.csv``: 0.5% of the truth's pixels (82 wells) as x, y (EPSG:32631, metres), facies;
 - ``grid.tif``: the 128x128 grid template, 25 m pixels, EPSG:32631 (UTM zone 31N);
 - ``channels.safetensors``: a pixel-constrained cGAN trained on 64x64 patches of the
-  training image (weights + JSON description, no optimizer state).
+  training image (weights + JSON description, no optimizer state), λ = 10 plus the optional
+  neighbourhood term (``lam_local`` = 10) so that wells are honored by the geology around
+  them rather than by isolated pixels;
+- ``training_log.jsonl``: the training curve (one JSON line per epoch).
 
 Run: ``python workflows/make_sample_data.py [--epochs N] [--out sample_data]``.
 Takes about 15-25 minutes on a 2-core CPU (training), seconds on a GPU.
@@ -35,7 +38,7 @@ CRS = "EPSG:32631"
 ORIGIN = (500_000.0, 5_700_000.0)  # upper-left corner, metres
 RES = 25.0
 CHANNELS = {"proportion": 0.28, "width": 6.0, "sinuosity": 0.3}
-MODEL = {"arch": "fcn", "lam": 10.0, "ngf": 16, "ndf": 16, "d_layers": 4, "nz": 16,
+MODEL = {"arch": "fcn", "lam": 10.0, "lam_local": 10.0, "ngf": 16, "ndf": 16, "d_layers": 4, "nz": 16,
          "lr_g": 5e-4, "lr_d": 5e-4, "density": 0.005}
 
 

@@ -54,6 +54,10 @@ class PixelCGANConfig:
         False gives the unconditional GAN baseline.
     lam : float
         λ, weight of the constraint term (per-well-pixel MSE, see module docstring).
+    lam_local : float
+        Weight of an optional extra term (not in the paper, default 0): the same per-well
+        squared error on the 3x3 neighbourhood mean of the output. It discourages honoring a
+        well by an isolated pixel of its facies instead of by the geology around it.
     output : {"auto", "linear", "tanh", "softmax"}
         Output activation; ``auto`` is softmax for facies, identity for continuous fields.
     nz : int
@@ -73,6 +77,7 @@ class PixelCGANConfig:
     arch: Literal["fcn", "dcgan28"] = "fcn"
     conditional: bool = True
     lam: float = 10.0
+    lam_local: float = 0.0
     output: Literal["auto", "linear", "tanh", "softmax"] = "auto"
     nz: int = 16
     ngf: int = 16
@@ -199,6 +204,9 @@ class PixelCGAN(GANModel):
             loss_adv = F.softplus(-self.D(fake, cond)).float().mean()
         loss_c = constraint_loss(fake, target, mask)
         loss_g = loss_adv + cfg.lam * loss_c if cfg.conditional else loss_adv
+        if cfg.conditional and cfg.lam_local:
+            local = F.avg_pool2d(fake.float(), 3, 1, 1, count_include_pad=False)  # (B, K, H, W)
+            loss_g = loss_g + cfg.lam_local * constraint_loss(local, target, mask)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
