@@ -25,6 +25,7 @@ import yaml
 
 from geocgan import __version__
 from geocgan.errors import GeocganError, InputError
+from geocgan.io.jsonio import dumps
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ensembles of subsurface fields that honour well data (pixel-constrained cGAN).")
@@ -60,9 +61,25 @@ def _load_config(path: Path) -> dict:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
         raise InputError(f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {err}") from None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):
         raise InputError(f"config file {path} must map command names to tables of options")
-    return {cmd: {k.replace("-", "_"): v for k, v in (opts or {}).items()} for cmd, opts in data.items()}
+    return data
+
+
+def _translate(group: typer.core.TyperGroup, data: dict, path: Path) -> dict:
+    """Config keys as written on the command line (``value-column``) -> parameter names."""
+    out = {}
+    for cmd_name, opts in data.items():
+        cmd = group.commands.get(cmd_name)
+        if cmd is None:
+            raise InputError(f"config file {path}: no command {cmd_name!r}; commands: {sorted(group.commands)}")
+        alias = {o.lstrip("-"): p.name for p in cmd.params for o in (*p.opts, p.name.replace("_", "-"))}
+        unknown = sorted(set(opts or {}) - set(alias))
+        if unknown:
+            raise InputError(f"config file {path}: unknown options {unknown} for `{cmd_name}`; "
+                             f"valid: {sorted(k for k in alias if len(k) > 1)}")
+        out[cmd_name] = {alias[k]: v for k, v in (opts or {}).items()}
+    return out
 
 
 def _version(value: bool) -> None:
@@ -80,7 +97,7 @@ def main(
     """geocgan: wells + grid + trained model -> a georeferenced ensemble."""
     if config is not None:
         try:
-            ctx.default_map = _load_config(config)
+            ctx.default_map = _translate(ctx.command, _load_config(config), config)
         except GeocganError as err:
             _fail(err)
 
@@ -95,18 +112,18 @@ def train(
     kind: Annotated[Kind, typer.Option(help="Facies codes (categorical) or a continuous property.")] = Kind.categorical,
     variable: Annotated[str | None, typer.Option(help="Variable to read from a NetCDF/Zarr training image.")] = None,
     arch: Annotated[Arch, typer.Option(help="fcn: any grid multiple of 16; dcgan28: the paper's 28x28 nets.")] = Arch.fcn,
-    patch: Annotated[int, typer.Option(help="Training patch size in pixels (multiple of 16).")] = 64,
+    patch: Annotated[int, typer.Option(min=16, help="Training patch size in pixels (multiple of 16).")] = 64,
     lam: Annotated[float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")] = 10.0,
     unconditional: Annotated[bool, typer.Option(help="Train the unconditional GAN baseline instead.")] = False,
     density: Annotated[float, typer.Option(help="Share of pixels constrained in training maps (point mode).")] = 0.005,
     mode: Annotated[Mode, typer.Option(help="point (map view) or borehole (columns of a vertical section).")] = Mode.point,
-    epochs: Annotated[int, typer.Option(help="Number of epochs.")] = 30,
-    steps_per_epoch: Annotated[int, typer.Option(help="Batches per epoch.")] = 40,
-    batch_size: Annotated[int, typer.Option(help="Patches per batch.")] = 16,
-    ngf: Annotated[int, typer.Option(help="Generator width.")] = 16,
-    ndf: Annotated[int, typer.Option(help="Discriminator width.")] = 16,
+    epochs: Annotated[int, typer.Option(min=1, help="Number of epochs.")] = 30,
+    steps_per_epoch: Annotated[int, typer.Option(min=1, help="Batches per epoch.")] = 40,
+    batch_size: Annotated[int, typer.Option(min=1, help="Patches per batch.")] = 16,
+    ngf: Annotated[int, typer.Option(min=1, help="Generator width.")] = 16,
+    ndf: Annotated[int, typer.Option(min=1, help="Discriminator width.")] = 16,
     lr: Annotated[float, typer.Option(help="Adam learning rate of both nets.")] = 5e-4,
-    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every random draw.")] = 0,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")] = "auto",
     resume: Annotated[bool, typer.Option(help="Continue from --out if it holds an unfinished run.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing checkpoint.")] = False,
@@ -140,7 +157,9 @@ def train(
         rows = trainer.fit(resume=resume)
         if rows:
             plot_training(out.with_suffix(".png"), rows)
-            typer.echo(json.dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
+            typer.echo(dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
+        else:
+            typer.echo(f"{out} is already trained to epoch {epochs}; raise --epochs to train further", err=True)
     except GeocganError as err:
         _fail(err)
 
@@ -157,9 +176,9 @@ def simulate(
     bounds: Annotated[tuple[float, float, float, float] | None, typer.Option(help="Grid bounds xmin ymin xmax ymax (instead of --grid).")] = None,
     res: Annotated[float | None, typer.Option(help="Pixel size with --bounds, CRS units.")] = None,
     crs: Annotated[str | None, typer.Option(help="Grid CRS with --bounds, e.g. EPSG:32631.")] = None,
-    n: Annotated[int, typer.Option("-n", "--n", help="Number of realizations.")] = 100,
-    seed: Annotated[int, typer.Option(help="Realization i uses noise seeded by (seed, i).")] = 0,
-    batch_size: Annotated[int, typer.Option(help="Realizations per forward pass.")] = 64,
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="Number of realizations.")] = 100,
+    seed: Annotated[int, typer.Option(min=0, help="Realization i uses noise seeded by (seed, i).")] = 0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Realizations per forward pass.")] = 64,
     value: Annotated[str, typer.Option("--value-column", help="Column/property holding the value or facies code.")] = "value",
     x: Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")] = "x",
     y: Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")] = "y",
@@ -197,7 +216,7 @@ def simulate(
     except GeocganError as err:
         _fail(err)
     if as_json:
-        typer.echo(json.dumps(summary, indent=1))
+        typer.echo(dumps(summary, indent=1))
         return
     h = summary["honoring"]
     what = "of well pixels have the right facies" if h["metric"] == "facies_match" else "MSE at well pixels"
@@ -236,7 +255,7 @@ def info(
             doc["resumable"] = any(k.startswith("optim.") for k in tensors)
     except GeocganError as err:
         _fail(err)
-    typer.echo(json.dumps(doc, indent=1, default=str))
+    typer.echo(dumps(doc, indent=1, default=str))
 
 
 # -- evaluate ---------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ only on ``(seed, i)``, so the result is identical to an uninterrupted run).
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import warnings
@@ -25,10 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from geocgan import __version__
 from geocgan.constraints import Constraints, from_points
-from geocgan.errors import OutputExistsError
+from geocgan.errors import InputError, OutputExistsError
 from geocgan.io.checkpoint import load_model
 from geocgan.io.ensemble import (
     EnsembleStore,
@@ -37,6 +37,7 @@ from geocgan.io.ensemble import (
     write_summary_geotiff,
 )
 from geocgan.io.grid import Grid
+from geocgan.io.jsonio import dumps
 from geocgan.io.wells import Wells, read_wells
 from geocgan.models import GANModel
 from geocgan.simulate import generate_batches
@@ -61,6 +62,14 @@ class SimulateConfig:
     wells_columns: dict = field(default_factory=lambda: {"value": "value", "x": "x", "y": "y", "well_id": "well_id"})
     wells_crs: str | None = None
     drop_outside: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.batch_size < 1:
+            raise InputError(f"n and batch_size must be >= 1, got n={self.n}, batch_size={self.batch_size}")
+        if self.seed < 0:
+            raise InputError(f"seed must be >= 0, got {self.seed}")
+        if self.zarr_format not in (2, 3):
+            raise InputError(f"zarr format must be 2 or 3, got {self.zarr_format}")
 
 
 def padded_shape(model: GANModel, height: int, width: int) -> tuple[int, int]:
@@ -115,7 +124,13 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         raise OutputExistsError(f"{out} exists and is not a geocgan output directory; choose another "
                                 "path or pass --overwrite")
     if config.overwrite and out.exists():
-        shutil.rmtree(out)
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS and ".partial" not in p.name)
+        if foreign:
+            raise OutputExistsError(f"{out} holds files geocgan did not write ({', '.join(foreign[:5])}); "
+                                    "--overwrite only replaces geocgan's outputs: choose a new or empty directory")
+        for name_ in OUTPUTS:
+            p = out / name_
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     name = "facies" if categorical else "value"
     attrs = {
@@ -131,7 +146,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     todo = store.missing()
     resumed = config.n - len(todo)
     if todo:
-        _generate(str(checkpoint), padded, todo, str(store_path), grid.shape, config, model)
+        _generate(str(Path(checkpoint).resolve()), padded, todo, str(store_path.resolve()), grid.shape, config, model)
 
     ds = open_ensemble(store_path, allow_incomplete=True)
     fields = ds[name].values  # (n, H, W) raw generator output
@@ -139,22 +154,24 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     if config.exact:
         fields = fields.copy()
         fields[:, wells.rows, wells.cols] = wells.values
-        report["after_exact_snapping"] = {"metric": report["metric"], "overall": 1.0 if categorical else 0.0,
+        snapped = honoring_report(fields, wells, categorical)
+        report["after_exact_snapping"] = {"metric": report["metric"], "overall": snapped["overall"],
                                           "note": "realizations.tif and summary.tif are snapped to the wells"}
     report.update(wells=wells.to_dict(), seed=config.seed, n=config.n, model=str(checkpoint))
 
+    from geocgan.plots import plot_overview
+
+    summary = summary_bands(fields, spec)
+    plot_overview(out / "overview.png", fields, grid, wells, spec, summary)  # first: the likeliest to fail
     bands = {f"realization {i}": fields[i] for i in range(config.n)}
     write_geotiff_stack(out / "realizations.tif", grid, np.stack(list(bands.values())), band_names=list(bands),
                         tags={"seed": config.seed, "model": str(checkpoint), "exact": config.exact},
                         overwrite=True)
-    write_summary_geotiff(out / "summary.tif", grid, summary_bands(fields, spec), tags={"n": config.n}, overwrite=True)
+    write_summary_geotiff(out / "summary.tif", grid, summary, tags={"n": config.n}, overwrite=True)
     tmp = out / "honoring.json.partial"
-    tmp.write_text(json.dumps(report, indent=1, allow_nan=False))
+    tmp.write_text(dumps(report, indent=1))
     tmp.replace(out / "honoring.json")
-    from geocgan.plots import plot_overview
-
-    plot_overview(out / "overview.png", fields, grid, wells, spec, summary_bands(fields, spec))
-    store.finalize()
+    store.finalize()  # last: until here the store says the run is unfinished, and a rerun resumes
     return {"out": str(out), "outputs": {k: str(out / k) for k in OUTPUTS}, "n": config.n,
             "resumed_from": resumed, "n_wells": len(wells), "honoring": {k: report[k] for k in ("metric", "overall", "neighbourhood_match") if k in report},
             "config": asdict(config)}
@@ -164,17 +181,16 @@ def _generate(checkpoint: str, cons: Constraints, todo: list[int], store: str, c
               model: GANModel) -> None:
     runs = _runs(todo, config.batch_size)
     if config.dask_address:
-        from dask.distributed import Client, progress
+        from dask.distributed import Client, as_completed
 
-        with Client(config.dask_address) as client:
+        with Client(config.dask_address) as client, \
+                tqdm(total=len(todo), desc="simulate", unit="real", disable=not config.progress, file=sys.stderr) as bar:
             futures = [client.submit(_generate_range, checkpoint, cons, a, b, config.seed, config.batch_size,
-                                     "cpu" if config.device == "auto" else config.device, store, crop, pure=False)
+                                     str(model.device), store, crop, pure=False)
                        for a, b in runs]
-            if config.progress:
-                progress(futures)
-            client.gather(futures)
+            for f in as_completed(futures):
+                bar.update(f.result())
         return
-    from tqdm.auto import tqdm
 
     from geocgan.io.ensemble import write_region
 
@@ -195,18 +211,21 @@ def summary_bands(fields: np.ndarray, spec) -> dict[str, np.ndarray]:
 
 
 def neighbourhood_majority(fields: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Majority facies of the 8 neighbours of each well pixel, per realization: ``(n, n_wells)``."""
+    """Majority facies of the (up to 8) neighbours of each well pixel: ``(n, n_wells)``, NaN on a tie."""
     n, h, w = fields.shape
     votes = []
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
             if dr or dc:
-                r, c = np.clip(rows + dr, 0, h - 1), np.clip(cols + dc, 0, w - 1)
-                votes.append(fields[:, r, c])
+                r, c = rows + dr, cols + dc
+                inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)  # off-grid neighbours do not vote
+                votes.append(np.where(inside, fields[:, r.clip(0, h - 1), c.clip(0, w - 1)], np.nan))
     votes = np.stack(votes)  # (8, n, n_wells)
-    codes = np.unique(votes)
+    codes = np.unique(votes[~np.isnan(votes)])
     counts = np.stack([(votes == k).sum(0) for k in codes])  # (K, n, n_wells)
-    return codes[counts.argmax(0)]
+    top = counts.max(0)
+    tie = (counts == top).sum(0) > 1
+    return np.where(tie, np.nan, codes[counts.argmax(0)])  # a tie is no majority
 
 
 def honoring_report(fields: np.ndarray, wells: Wells, categorical: bool) -> dict:

@@ -20,8 +20,9 @@ import torch
 from tqdm.auto import tqdm
 
 from geocgan.constraints import constraint_tensor, random_masks
-from geocgan.errors import InputError
+from geocgan.errors import CheckpointError, InputError
 from geocgan.io.checkpoint import load_model, save_checkpoint
+from geocgan.io.jsonio import dumps
 from geocgan.models import GANModel
 from geocgan.models.pixel_cgan import constraint_loss
 from geocgan.seeds import torch_generator
@@ -31,7 +32,10 @@ def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` -> CUDA when present, else CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto")
+    return dev
 
 
 # -- training data ----------------------------------------------------------------------
@@ -49,13 +53,18 @@ class FieldArray:
     def shape(self) -> tuple[int, int]:
         return tuple(self.fields.shape[1:])
 
+    def to(self, device) -> FieldArray:
+        self.fields = self.fields.to(device)
+        return self
+
     def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
         return steps_per_epoch or max(1, len(self.fields) // batch_size)
 
     def batches(self, batch_size: int, steps: int, g: torch.Generator):
         order = torch.randperm(len(self.fields), generator=g, device=g.device)
+        n = len(order)
         for s in range(steps):
-            idx = order[(s * batch_size) % len(order):][:batch_size]
+            idx = order[(s * batch_size + torch.arange(batch_size, device=order.device)) % n]
             yield self.fields[idx]
 
     def sample(self, n: int, g: torch.Generator) -> torch.Tensor:
@@ -79,6 +88,10 @@ class PatchSampler:
     def shape(self) -> tuple[int, int]:
         return self.patch
 
+    def to(self, device) -> PatchSampler:
+        self.images = [im.to(device) for im in self.images]
+        return self
+
     def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
         return steps_per_epoch or 100
 
@@ -93,7 +106,8 @@ class PatchSampler:
         u = torch.rand(n, 2, generator=g, device=dev)
         out = torch.empty(n, ph, pw, device=self.images[0].device)
         for i, im in enumerate(self.images):
-            sel = (which == i).nonzero()[:, 0]
+            # one image: no selection, so no host sync in the hot loop
+            sel = torch.arange(n, device=dev) if len(self.images) == 1 else (which == i).nonzero()[:, 0]
             r = (u[sel, 0] * (im.shape[0] - ph + 1)).long()[:, None, None]  # (n_i, 1, 1)
             c = (u[sel, 1] * (im.shape[1] - pw + 1)).long()[:, None, None]
             rows = r + torch.arange(ph, device=dev)[None, :, None]
@@ -191,9 +205,12 @@ class Trainer:
     def fit(self, resume: bool = False) -> list[dict]:
         cfg, dev = self.config, self.device
         model = self.model.to(dev)
+        for source in {id(s): s for s in (self.data, self.val_data, self.cond_data) if s is not None}.values():
+            source.to(dev)
         start = 0
         if resume and self.checkpoint.exists():
             loaded, doc = load_model(self.checkpoint, device=dev, training_state=True)
+            self._check_same_run(doc)
             model.load_state_dict(loaded.state_dict())
             for name, opt in model.optimizers.items():
                 opt.load_state_dict(loaded.optimizers[name].state_dict())
@@ -227,13 +244,29 @@ class Trainer:
                    "images_per_s": steps * cfg.batch_size / seconds, "seconds": seconds, "device": str(dev)}
             rows.append(row)
             bar.set_postfix(loss_c=f"{row['loss_c']:.3g}", val=f"{row['val_honoring']:.3g}")
+            self._write_log(rows)  # before the checkpoint: a resume never skips a log line
             save_checkpoint(self.checkpoint, model, {
                 **self.meta, "epoch": epoch, "step": epoch * steps, "train": asdict(cfg),
                 "complete": epoch == cfg.epochs, "last": row,
             })
-            self._write_log(rows)
         bar.close()
         return rows
+
+    def _check_same_run(self, doc: dict) -> None:
+        """Refuse to resume a checkpoint made with other model, field or training settings."""
+        model = self.model
+        diff = []
+        if {**asdict(model.config), **doc["config"]} != asdict(model.config):
+            diff.append("model config")
+        if doc["field"] != model.spec.to_dict():
+            diff.append("field normalisation / facies codes")
+        diff += [f"train.{k}" for k, v in asdict(self.config).items()
+                 if k not in ("epochs", "device") and doc.get("train", {}).get(k) != v]
+        if diff:
+            raise CheckpointError(
+                f"{self.checkpoint} was trained with other settings ({', '.join(diff)}); resume with the "
+                "same options and data, or pass --overwrite to start again"
+            )
 
     def _read_log(self, upto_epoch: int) -> list[dict]:
         if not (self.log and self.log.exists() and upto_epoch):
@@ -245,5 +278,5 @@ class Trainer:
         if self.log:
             self.log.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.log.with_name(self.log.name + ".partial")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            tmp.write_text("".join(dumps(r) + "\n" for r in rows))
             tmp.replace(self.log)

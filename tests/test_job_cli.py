@@ -78,7 +78,8 @@ def test_padded_grid_is_cropped_back_and_wells_land_in_their_pixels(site, tiny_m
     run_simulation(wells, tiny_model, tmp_path / "o", grid=grid, config=_cfg(n=3, batch_size=2))
     ds = open_ensemble(tmp_path / "o" / "ensemble.zarr")
     assert ds["facies"].shape == (3, 40, 50)
-    np.testing.assert_allclose(ds.x.values, grid.x) and np.testing.assert_allclose(ds.y.values, grid.y)
+    np.testing.assert_allclose(ds.x.values, grid.x)
+    np.testing.assert_allclose(ds.y.values, grid.y)
     rep = json.loads((tmp_path / "o" / "honoring.json").read_text())
     assert [(w["row"], w["col"]) for w in rep["per_well"]] == [(0, 0), (5, 7), (10, 30), (20, 12), (30, 44), (39, 49)]
 
@@ -193,13 +194,40 @@ def test_info_on_checkpoint_and_store(site, tiny_model, tmp_path):
 
 def test_options_from_a_config_file(site, tiny_model, tmp_path):
     cfg = tmp_path / "run.yaml"
-    cfg.write_text("simulate:\n  n: 3\n  seed: 9\n")
+    cfg.write_text("simulate:\n  n: 3\n  seed: 9\n  value-column: facies\n")
     args = _simulate_args(site, tiny_model, tmp_path / "o")
-    args = [a for a in args if a not in ("-n", "2")]
+    args = [a for a in args if a not in ("-n", "2", "--value-column", "facies")]
     r = runner.invoke(app, ["--config", str(cfg), *args, "--json"])
     assert r.exit_code == 0, r.output
     ds = xr.open_zarr(tmp_path / "o" / "ensemble.zarr")
     assert ds.sizes["realization"] == 3 and ds.attrs["seed"] == 9
+
+
+def test_config_file_with_an_unknown_option_is_refused(site, tiny_model, tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[simulate]\nvalue-colum = 'facies'\n")
+    r = runner.invoke(app, ["--config", str(cfg), *_simulate_args(site, tiny_model, tmp_path / "o")])
+    assert r.exit_code == 1 and "unknown options ['value-colum'] for `simulate`" in r.output
+
+
+def test_overwrite_never_deletes_files_geocgan_did_not_write(site, tiny_model, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "thesis.docx").write_text("precious")
+    r = runner.invoke(app, [*_simulate_args(site, tiny_model, out), "--overwrite"])
+    assert r.exit_code == 1 and "holds files geocgan did not write (thesis.docx)" in r.output
+    assert (out / "thesis.docx").read_text() == "precious"
+
+
+def test_neighbourhood_majority_ignores_off_grid_neighbours():
+    from geocgan.job import neighbourhood_majority
+
+    f = np.zeros((1, 4, 4))
+    f[0, 0, 0] = 1  # a corner well of facies 1 ...
+    f[0, 0, 1] = 1  # ... with 1 of its 3 real neighbours of facies 1: no majority of 1
+    assert neighbourhood_majority(f, np.array([0]), np.array([0]))[0, 0] == 0
+    f[0, 1, 0] = 1  # 2 of 3
+    assert neighbourhood_majority(f, np.array([0]), np.array([0]))[0, 0] == 1
 
 
 def test_train_command_writes_a_checkpoint_log_and_curve(tmp_path):
@@ -214,3 +242,8 @@ def test_train_command_writes_a_checkpoint_log_and_curve(tmp_path):
     assert out.exists() and out.with_suffix(".jsonl").exists() and out.with_suffix(".png").exists()
     r = runner.invoke(app, args)
     assert r.exit_code == 1 and "--resume" in r.output
+    r = runner.invoke(app, [*args, "--resume", "--epochs", "2", "--seed", "5"])
+    assert r.exit_code == 1 and "trained with other settings (train.seed)" in r.output
+    r = runner.invoke(app, [*args, "--resume", "--epochs", "2"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["epoch"] == 2

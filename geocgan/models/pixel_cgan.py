@@ -95,8 +95,16 @@ class PixelCGANConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise InputError(f"arch {self.arch!r} is unknown; choose one of {list(ARCHS)}")
-        if self.lam < 0:
-            raise InputError(f"lambda must be >= 0, got {self.lam}")
+        if self.lam < 0 or self.lam_local < 0:
+            raise InputError(f"lambda must be >= 0, got lam={self.lam}, lam_local={self.lam_local}")
+        if self.output not in ("auto", "linear", "tanh", "softmax"):
+            raise InputError(f"output {self.output!r} is unknown; use auto, linear, tanh or softmax")
+        if not 0 < self.density <= 1:
+            raise InputError(f"constraint density must be in (0, 1], got {self.density}")
+        if self.mode not in ("point", "borehole"):
+            raise InputError(f"constraint mode {self.mode!r} is unknown; use 'point' or 'borehole'")
+        if min(self.nz, self.ngf, self.ndf, self.d_layers) < 1:
+            raise InputError("nz, ngf, ndf and d_layers must be >= 1")
 
 
 def constraint_loss(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -163,9 +171,12 @@ class PixelCGAN(GANModel):
         return logits.float()
 
     def generate(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
-        """Encoded realizations ``(B, K, H, W)`` from noise ``z`` and constraints ``cond``."""
-        with self._autocast():
-            return self.activate(self.G(z, cond if self.config.conditional else None))
+        """Encoded realizations ``(B, K, H, W)`` from noise ``z`` and constraints ``cond``.
+
+        Always float32 (no autocast), so that an ensemble does not depend on the precision
+        mode; only training uses bf16 on CUDA.
+        """
+        return self.activate(self.G(z, cond if self.config.conditional else None))
 
     def train_step(
         self,
@@ -200,8 +211,10 @@ class PixelCGAN(GANModel):
         loss_d.backward()
         opt_d.step()
 
+        self.D.requires_grad_(False)  # the G step needs gradients through D, not for D
         with self._autocast():
             loss_adv = F.softplus(-self.D(fake, cond)).float().mean()
+        self.D.requires_grad_(True)
         loss_c = constraint_loss(fake, target, mask)
         loss_g = loss_adv + cfg.lam * loss_c if cfg.conditional else loss_adv
         if cfg.conditional and cfg.lam_local:
