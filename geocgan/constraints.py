@@ -278,8 +278,12 @@ def random_masks(
         mask = cols[:, None, :].expand(batch, h, w)
         if partial:
             depth = torch.arange(h, device=device)[None, :, None]  # (1, H, 1)
-            length = (h * (0.25 + 0.75 * torch.rand(batch, 1, w, generator=generator, device=device))).long()
-            top = ((h - length) * torch.rand(batch, 1, w, generator=generator, device=device)).long()
+            length = (
+                h * (0.25 + 0.75 * torch.rand(batch, 1, w, generator=generator, device=device))
+            ).long()
+            top = (
+                (h - length) * torch.rand(batch, 1, w, generator=generator, device=device)
+            ).long()
             mask = mask & (depth >= top) & (depth < top + length)
         return mask[:, None].contiguous()
     raise InputError(f"constraint mode {mode!r} is unknown; use 'point' or 'borehole'")

@@ -59,13 +59,17 @@ class SimulateConfig:
     overwrite: bool = False
     progress: bool = True
     dask_address: str | None = None
-    wells_columns: dict = field(default_factory=lambda: {"value": "value", "x": "x", "y": "y", "well_id": "well_id"})
+    wells_columns: dict = field(
+        default_factory=lambda: {"value": "value", "x": "x", "y": "y", "well_id": "well_id"}
+    )
     wells_crs: str | None = None
     drop_outside: bool = False
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.batch_size < 1:
-            raise InputError(f"n and batch_size must be >= 1, got n={self.n}, batch_size={self.batch_size}")
+            raise InputError(
+                f"n and batch_size must be >= 1, got n={self.n}, batch_size={self.batch_size}"
+            )
         if self.seed < 0:
             raise InputError(f"seed must be >= 0, got {self.seed}")
         if self.zarr_format not in (2, 3):
@@ -80,14 +84,25 @@ def padded_shape(model: GANModel, height: int, width: int) -> tuple[int, int]:
     return max(32, -(-height // 16) * 16), max(32, -(-width // 16) * 16)
 
 
-def _generate_range(checkpoint: str, constraints: Constraints, start: int, stop: int, seed: int,
-                    batch_size: int, device: str, store: str, crop: tuple[int, int]) -> int:
+def _generate_range(
+    checkpoint: str,
+    constraints: Constraints,
+    start: int,
+    stop: int,
+    seed: int,
+    batch_size: int,
+    device: str,
+    store: str,
+    crop: tuple[int, int],
+) -> int:
     """A unit of work (also a Dask task): generate realizations [start, stop) and store them."""
     from geocgan.io.ensemble import write_region
 
     model, _ = load_model(checkpoint, device=resolve_device(device))
     h, w = crop
-    for idx, fields in generate_batches(model, constraints, range(start, stop), seed=seed, batch_size=batch_size):
+    for idx, fields in generate_batches(
+        model, constraints, range(start, stop), seed=seed, batch_size=batch_size
+    ):
         write_region(store, int(idx[0]), fields[:, :h, :w])
     return stop - start
 
@@ -108,45 +123,84 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     out = Path(out)
     model, doc = load_model(checkpoint, device=resolve_device(config.device))
     if doc.get("complete") is False:
-        warnings.warn(f"{checkpoint} is from an unfinished training run (epoch {doc.get('epoch')} of "
-                      f"{doc.get('train', {}).get('epochs')}); resume it with `geocgan train --resume`", stacklevel=2)
+        warnings.warn(
+            f"{checkpoint} is from an unfinished training run (epoch {doc.get('epoch')} of "
+            f"{doc.get('train', {}).get('epochs')}); resume it with `geocgan train --resume`",
+            stacklevel=2,
+        )
     spec = model.spec
     categorical = spec.kind == "categorical"
-    wells = read_wells(wells_path, grid, crs=config.wells_crs, categorical=categorical,
-                       codes=spec.codes if categorical else None, drop_outside=config.drop_outside,
-                       **config.wells_columns)
-    cons = from_points(grid.shape, wells.rows, wells.cols, wells.values, spec=spec, labels=list(wells.ids))
+    wells = read_wells(
+        wells_path,
+        grid,
+        crs=config.wells_crs,
+        categorical=categorical,
+        codes=spec.codes if categorical else None,
+        drop_outside=config.drop_outside,
+        **config.wells_columns,
+    )
+    cons = from_points(
+        grid.shape, wells.rows, wells.cols, wells.values, spec=spec, labels=list(wells.ids)
+    )
     ph, pw = padded_shape(model, *grid.shape)
     padded = cons.padded(ph, pw)
 
     store_path = out / "ensemble.zarr"
     if out.exists() and not config.overwrite and not store_path.exists() and any(out.iterdir()):
-        raise OutputExistsError(f"{out} exists and is not a geocgan output directory; choose another "
-                                "path or pass --overwrite")
+        raise OutputExistsError(
+            f"{out} exists and is not a geocgan output directory; choose another "
+            "path or pass --overwrite"
+        )
     if config.overwrite and out.exists():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS and ".partial" not in p.name)
+        foreign = sorted(
+            p.name for p in out.iterdir() if p.name not in OUTPUTS and ".partial" not in p.name
+        )
         if foreign:
-            raise OutputExistsError(f"{out} holds files geocgan did not write ({', '.join(foreign[:5])}); "
-                                    "--overwrite only replaces geocgan's outputs: choose a new or empty directory")
+            raise OutputExistsError(
+                f"{out} holds files geocgan did not write ({', '.join(foreign[:5])}); "
+                "--overwrite only replaces geocgan's outputs: choose a new or empty directory"
+            )
         for name_ in OUTPUTS:
             p = out / name_
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     name = "facies" if categorical else "value"
     attrs = {
-        "title": f"geocgan ensemble of {name}", "model": doc["model"], "model_config": doc["config"],
-        "checkpoint": str(checkpoint), "checkpoint_epoch": doc.get("epoch"), "field": doc["field"],
-        "seed": config.seed, "lambda": doc["config"]["lam"], "wells": str(wells_path),
-        "n_wells": len(wells), "geocgan_version": __version__,
+        "title": f"geocgan ensemble of {name}",
+        "model": doc["model"],
+        "model_config": doc["config"],
+        "checkpoint": str(checkpoint),
+        "checkpoint_epoch": doc.get("epoch"),
+        "field": doc["field"],
+        "seed": config.seed,
+        "lambda": doc["config"]["lam"],
+        "wells": str(wells_path),
+        "n_wells": len(wells),
+        "geocgan_version": __version__,
         "realization_rule": "realization i is generated from noise seeded by (seed, i)",
         "exact": config.exact,
     }
-    store = EnsembleStore.open_or_create(store_path, grid, config.n, name=name, attrs=attrs,
-                                         zarr_format=config.zarr_format, overwrite=config.overwrite)
+    store = EnsembleStore.open_or_create(
+        store_path,
+        grid,
+        config.n,
+        name=name,
+        attrs=attrs,
+        zarr_format=config.zarr_format,
+        overwrite=config.overwrite,
+    )
     todo = store.missing()
     resumed = config.n - len(todo)
     if todo:
-        _generate(str(Path(checkpoint).resolve()), padded, todo, str(store_path.resolve()), grid.shape, config, model)
+        _generate(
+            str(Path(checkpoint).resolve()),
+            padded,
+            todo,
+            str(store_path.resolve()),
+            grid.shape,
+            config,
+            model,
+        )
 
     ds = open_ensemble(store_path, allow_incomplete=True)
     fields = ds[name].values  # (n, H, W) raw generator output
@@ -155,39 +209,85 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         fields = fields.copy()
         fields[:, wells.rows, wells.cols] = wells.values
         snapped = honoring_report(fields, wells, categorical)
-        report["after_exact_snapping"] = {"metric": report["metric"], "overall": snapped["overall"],
-                                          "note": "realizations.tif and summary.tif are snapped to the wells"}
+        report["after_exact_snapping"] = {
+            "metric": report["metric"],
+            "overall": snapped["overall"],
+            "note": "realizations.tif and summary.tif are snapped to the wells",
+        }
     report.update(wells=wells.to_dict(), seed=config.seed, n=config.n, model=str(checkpoint))
 
     from geocgan.plots import plot_overview
 
     summary = summary_bands(fields, spec)
-    plot_overview(out / "overview.png", fields, grid, wells, spec, summary)  # first: the likeliest to fail
+    plot_overview(
+        out / "overview.png", fields, grid, wells, spec, summary
+    )  # first: the likeliest to fail
     bands = {f"realization {i}": fields[i] for i in range(config.n)}
-    write_geotiff_stack(out / "realizations.tif", grid, np.stack(list(bands.values())), band_names=list(bands),
-                        tags={"seed": config.seed, "model": str(checkpoint), "exact": config.exact},
-                        overwrite=True)
+    write_geotiff_stack(
+        out / "realizations.tif",
+        grid,
+        np.stack(list(bands.values())),
+        band_names=list(bands),
+        tags={"seed": config.seed, "model": str(checkpoint), "exact": config.exact},
+        overwrite=True,
+    )
     write_summary_geotiff(out / "summary.tif", grid, summary, tags={"n": config.n}, overwrite=True)
     tmp = out / "honoring.json.partial"
     tmp.write_text(dumps(report, indent=1))
     tmp.replace(out / "honoring.json")
     store.finalize()  # last: until here the store says the run is unfinished, and a rerun resumes
-    return {"out": str(out), "outputs": {k: str(out / k) for k in OUTPUTS}, "n": config.n,
-            "resumed_from": resumed, "n_wells": len(wells), "honoring": {k: report[k] for k in ("metric", "overall", "neighbourhood_match") if k in report},
-            "config": asdict(config)}
+    return {
+        "out": str(out),
+        "outputs": {k: str(out / k) for k in OUTPUTS},
+        "n": config.n,
+        "resumed_from": resumed,
+        "n_wells": len(wells),
+        "honoring": {
+            k: report[k] for k in ("metric", "overall", "neighbourhood_match") if k in report
+        },
+        "config": asdict(config),
+    }
 
 
-def _generate(checkpoint: str, cons: Constraints, todo: list[int], store: str, crop, config: SimulateConfig,
-              model: GANModel) -> None:
+def _generate(
+    checkpoint: str,
+    cons: Constraints,
+    todo: list[int],
+    store: str,
+    crop,
+    config: SimulateConfig,
+    model: GANModel,
+) -> None:
     runs = _runs(todo, config.batch_size)
     if config.dask_address:
         from dask.distributed import Client, as_completed
 
-        with Client(config.dask_address) as client, \
-                tqdm(total=len(todo), desc="simulate", unit="real", disable=not config.progress, file=sys.stderr) as bar:
-            futures = [client.submit(_generate_range, checkpoint, cons, a, b, config.seed, config.batch_size,
-                                     str(model.device), store, crop, pure=False)
-                       for a, b in runs]
+        with (
+            Client(config.dask_address) as client,
+            tqdm(
+                total=len(todo),
+                desc="simulate",
+                unit="real",
+                disable=not config.progress,
+                file=sys.stderr,
+            ) as bar,
+        ):
+            futures = [
+                client.submit(
+                    _generate_range,
+                    checkpoint,
+                    cons,
+                    a,
+                    b,
+                    config.seed,
+                    config.batch_size,
+                    str(model.device),
+                    store,
+                    crop,
+                    pure=False,
+                )
+                for a, b in runs
+            ]
             for f in as_completed(futures):
                 bar.update(f.result())
         return
@@ -195,10 +295,13 @@ def _generate(checkpoint: str, cons: Constraints, todo: list[int], store: str, c
     from geocgan.io.ensemble import write_region
 
     h, w = crop
-    with tqdm(total=len(todo), desc="simulate", unit="real", disable=not config.progress, file=sys.stderr) as bar:
+    with tqdm(
+        total=len(todo), desc="simulate", unit="real", disable=not config.progress, file=sys.stderr
+    ) as bar:
         for a, b in runs:  # in-process: reuse the loaded model
-            for idx, fields in generate_batches(model, cons, range(a, b), seed=config.seed,
-                                                batch_size=config.batch_size):
+            for idx, fields in generate_batches(
+                model, cons, range(a, b), seed=config.seed, batch_size=config.batch_size
+            ):
                 write_region(store, int(idx[0]), fields[:, :h, :w])
                 bar.update(len(idx))
 
@@ -206,7 +309,10 @@ def _generate(checkpoint: str, cons: Constraints, todo: list[int], store: str, c
 def summary_bands(fields: np.ndarray, spec) -> dict[str, np.ndarray]:
     """Mean and standard deviation, or one probability band per facies."""
     if spec.kind == "categorical":
-        return {f"probability of facies {c}": (fields == c).mean(0).astype(np.float32) for c in spec.codes}
+        return {
+            f"probability of facies {c}": (fields == c).mean(0).astype(np.float32)
+            for c in spec.codes
+        }
     return {"mean": fields.mean(0).astype(np.float32), "std": fields.std(0).astype(np.float32)}
 
 
@@ -219,7 +325,9 @@ def neighbourhood_majority(fields: np.ndarray, rows: np.ndarray, cols: np.ndarra
             if dr or dc:
                 r, c = rows + dr, cols + dc
                 inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)  # off-grid neighbours do not vote
-                votes.append(np.where(inside, fields[:, r.clip(0, h - 1), c.clip(0, w - 1)], np.nan))
+                votes.append(
+                    np.where(inside, fields[:, r.clip(0, h - 1), c.clip(0, w - 1)], np.nan)
+                )
     votes = np.stack(votes)  # (8, n, n_wells)
     codes = np.unique(votes[~np.isnan(votes)])
     counts = np.stack([(votes == k).sum(0) for k in codes])  # (K, n, n_wells)
@@ -234,26 +342,45 @@ def honoring_report(fields: np.ndarray, wells: Wells, categorical: bool) -> dict
     per_well = []
     for j in range(len(wells)):
         s = sim[:, j]
-        entry = {"id": str(wells.ids[j]), "row": int(wells.rows[j]), "col": int(wells.cols[j]),
-                 "x": float(wells.x[j]), "y": float(wells.y[j])}
+        entry = {
+            "id": str(wells.ids[j]),
+            "row": int(wells.rows[j]),
+            "col": int(wells.cols[j]),
+            "x": float(wells.x[j]),
+            "y": float(wells.y[j]),
+        }
         if categorical:
-            entry.update(observed=int(wells.values[j]), match_share=float((s == wells.values[j]).mean()))
+            entry.update(
+                observed=int(wells.values[j]), match_share=float((s == wells.values[j]).mean())
+            )
         else:
-            entry.update(observed=float(wells.values[j]), mean=float(s.mean()), std=float(s.std()),
-                         p05=float(np.quantile(s, 0.05)), p95=float(np.quantile(s, 0.95)),
-                         mse=float(((s - wells.values[j]) ** 2).mean()))
+            entry.update(
+                observed=float(wells.values[j]),
+                mean=float(s.mean()),
+                std=float(s.std()),
+                p05=float(np.quantile(s, 0.05)),
+                p95=float(np.quantile(s, 0.95)),
+                mse=float(((s - wells.values[j]) ** 2).mean()),
+            )
         per_well.append(entry)
     if categorical:
         overall = float((sim == wells.values[None]).mean())
         around = neighbourhood_majority(fields, wells.rows, wells.cols)  # (n, n_wells)
         for j, e in enumerate(per_well):
             e["neighbourhood_match_share"] = float((around[:, j] == wells.values[j]).mean())
-        return {"metric": "facies_match", "overall": overall, "per_well": per_well,
-                "wells_always_matched": int(sum(e["match_share"] == 1.0 for e in per_well)),
-                "neighbourhood_match": float((around == wells.values[None]).mean()),
-                "neighbourhood_note": "share of wells whose 8 neighbouring pixels are mostly of the well's facies: "
-                                      "low values while facies_match is high mean the wells are honored by "
-                                      "isolated pixels rather than by the geology around them"}
-    return {"metric": "mse", "overall": float(((sim - wells.values[None]) ** 2).mean()), "per_well": per_well,
-            "field_variance": float(fields.var())}
-
+        return {
+            "metric": "facies_match",
+            "overall": overall,
+            "per_well": per_well,
+            "wells_always_matched": int(sum(e["match_share"] == 1.0 for e in per_well)),
+            "neighbourhood_match": float((around == wells.values[None]).mean()),
+            "neighbourhood_note": "share of wells whose 8 neighbouring pixels are mostly of the well's facies: "
+            "low values while facies_match is high mean the wells are honored by "
+            "isolated pixels rather than by the geology around them",
+        }
+    return {
+        "metric": "mse",
+        "overall": float(((sim - wells.values[None]) ** 2).mean()),
+        "per_well": per_well,
+        "field_variance": float(fields.var()),
+    }

@@ -21,7 +21,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_overview(path, fields: np.ndarray, grid, wells, spec, summary: dict[str, np.ndarray], n_show: int = 4) -> Path:
+def plot_overview(
+    path, fields: np.ndarray, grid, wells, spec, summary: dict[str, np.ndarray], n_show: int = 4
+) -> Path:
     """Realizations and summary maps side by side, wells overlaid, axes in the CRS's units.
 
     fields: (n, H, W) realizations; summary: band name -> (H, W) map.
@@ -31,33 +33,56 @@ def plot_overview(path, fields: np.ndarray, grid, wells, spec, summary: dict[str
     panels = [(f"realization {i}", fields[i]) for i in range(n_show)] + list(summary.items())
     ncol = min(4, len(panels))
     nrow = -(-len(panels) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.4 * nrow), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(3.6 * ncol, 3.4 * nrow), squeeze=False, layout="constrained"
+    )
     xmin, ymin, xmax, ymax = grid.bounds
     extent = (xmin, xmax, ymin, ymax)
     unit = grid.units
     for ax, (title, img) in zip(axes.flat, panels, strict=False):
         is_real = title.startswith("realization")
         if cats and is_real:
-            im = ax.imshow(img, extent=extent, cmap="viridis", vmin=min(spec.codes), vmax=max(spec.codes),
-                           interpolation="nearest")
+            im = ax.imshow(
+                img,
+                extent=extent,
+                cmap="viridis",
+                vmin=min(spec.codes),
+                vmax=max(spec.codes),
+                interpolation="nearest",
+            )
         elif title.startswith("probability"):
-            im = ax.imshow(img, extent=extent, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            im = ax.imshow(
+                img, extent=extent, cmap="magma", vmin=0, vmax=1, interpolation="nearest"
+            )
         else:
             im = ax.imshow(img, extent=extent, cmap="viridis", interpolation="nearest")
         fig.colorbar(im, ax=ax, shrink=0.8)
-        lo, hi = (min(spec.codes), max(spec.codes)) if cats else (np.nanmin(fields), np.nanmax(fields))
-        ax.scatter(wells.x, wells.y, c=wells.values, cmap="viridis", s=16, edgecolors="red", linewidths=0.8,
-                   vmin=lo, vmax=hi)
+        lo, hi = (
+            (min(spec.codes), max(spec.codes)) if cats else (np.nanmin(fields), np.nanmax(fields))
+        )
+        ax.scatter(
+            wells.x,
+            wells.y,
+            c=wells.values,
+            cmap="viridis",
+            s=16,
+            edgecolors="red",
+            linewidths=0.8,
+            vmin=lo,
+            vmax=hi,
+        )
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(f"x ({unit})", fontsize=8)
         ax.set_ylabel(f"y ({unit})", fontsize=8)
         ax.ticklabel_format(useOffset=False, style="plain")
         ax.tick_params(labelsize=6)
         ax.tick_params(axis="x", labelrotation=30)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.suptitle(f"{len(fields)} realizations conditioned on {len(wells)} wells (dots: observed, same colours)",
-                 fontsize=10)
+    fig.suptitle(
+        f"{len(fields)} realizations conditioned on {len(wells)} wells (dots: observed, same colours)",
+        fontsize=10,
+    )
     return _save(fig, path)
 
 

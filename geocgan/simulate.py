@@ -22,7 +22,9 @@ from geocgan.models import GANModel
 from geocgan.seeds import torch_generator
 
 
-def realization_noise(model: GANModel, indices, seed: int, height: int, width: int) -> list[torch.Tensor]:
+def realization_noise(
+    model: GANModel, indices, seed: int, height: int, width: int
+) -> list[torch.Tensor]:
     """Noise tensors for realizations ``indices``, each ``(len(indices), *shape)`` on the CPU."""
     shapes = model.noise_shapes(height, width)
     per_real = []
@@ -50,13 +52,17 @@ def generate_batches(
     dev = model.device
     cond = constraints.tensor(model.spec, device=dev)  # (1, K + 1, H, W)
     indices = np.asarray(list(indices), dtype=np.int64)
-    with tqdm(total=len(indices), desc="simulate", unit="real", disable=not progress, file=sys.stderr) as bar:
+    with tqdm(
+        total=len(indices), desc="simulate", unit="real", disable=not progress, file=sys.stderr
+    ) as bar:
         for s in range(0, len(indices), batch_size):
             idx = indices[s : s + batch_size]
             z = [t.to(dev, non_blocking=True) for t in realization_noise(model, idx, seed, h, w)]
             was_training = model.training
             model.eval()
-            with torch.inference_mode():  # not held across the yield: the caller's autograd is untouched
+            with (
+                torch.inference_mode()
+            ):  # not held across the yield: the caller's autograd is untouched
                 fake = model.generate(z, cond.expand(len(idx), -1, -1, -1))  # (b, K, H, W)
                 fields = model.spec.decode(fake).cpu().numpy()
             model.train(was_training)
@@ -75,7 +81,9 @@ def simulate(
 ) -> np.ndarray:
     """``n`` realizations ``(n, H, W)`` conditioned on ``constraints`` (raw codes or values)."""
     out = np.empty((n, *constraints.shape), np.float32)
-    for idx, fields in generate_batches(model, constraints, range(n), seed=seed, batch_size=batch_size, progress=progress):
+    for idx, fields in generate_batches(
+        model, constraints, range(n), seed=seed, batch_size=batch_size, progress=progress
+    ):
         out[idx] = fields
     return out
 
@@ -91,6 +99,10 @@ def honoring(fields: np.ndarray, constraints: Constraints, categorical: bool) ->
     obs = constraints.values[rows, cols][None]  # (1, n_wells)
     if categorical:
         per = (sim == obs).mean(1)
-        return {"metric": "facies_match", "overall": float(per.mean()), "per_realization": per.tolist()}
+        return {
+            "metric": "facies_match",
+            "overall": float(per.mean()),
+            "per_realization": per.tolist(),
+        }
     per = ((sim - obs) ** 2).mean(1)
     return {"metric": "mse", "overall": float(per.mean()), "per_realization": per.tolist()}

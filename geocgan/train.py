@@ -34,7 +34,9 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto")
+        raise InputError(
+            f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto"
+        )
     return dev
 
 
@@ -47,7 +49,9 @@ class FieldArray:
     def __init__(self, fields: np.ndarray | torch.Tensor, device: torch.device | str = "cpu"):
         self.fields = torch.as_tensor(np.asarray(fields, dtype=np.float32), device=device)
         if self.fields.ndim != 3:
-            raise InputError(f"training fields must be (N, H, W), got shape {tuple(self.fields.shape)}")
+            raise InputError(
+                f"training fields must be (N, H, W), got shape {tuple(self.fields.shape)}"
+            )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -76,7 +80,9 @@ class PatchSampler:
 
     def __init__(self, images: list[np.ndarray], patch: int | tuple[int, int], device="cpu"):
         self.patch = (patch, patch) if isinstance(patch, int) else tuple(patch)
-        self.images = [torch.as_tensor(np.asarray(im, dtype=np.float32), device=device) for im in images]
+        self.images = [
+            torch.as_tensor(np.asarray(im, dtype=np.float32), device=device) for im in images
+        ]
         for i, im in enumerate(self.images):
             if im.ndim != 2 or im.shape[0] < self.patch[0] or im.shape[1] < self.patch[1]:
                 raise InputError(
@@ -107,7 +113,11 @@ class PatchSampler:
         out = torch.empty(n, ph, pw, device=self.images[0].device)
         for i, im in enumerate(self.images):
             # one image: no selection, so no host sync in the hot loop
-            sel = torch.arange(n, device=dev) if len(self.images) == 1 else (which == i).nonzero()[:, 0]
+            sel = (
+                torch.arange(n, device=dev)
+                if len(self.images) == 1
+                else (which == i).nonzero()[:, 0]
+            )
             r = (u[sel, 0] * (im.shape[0] - ph + 1)).long()[:, None, None]  # (n_i, 1, 1)
             c = (u[sel, 1] * (im.shape[1] - pw + 1)).long()[:, None, None]
             rows = r + torch.arange(ph, device=dev)[None, :, None]
@@ -150,7 +160,9 @@ class TrainConfig:
 VAL_STREAM = 2**31 - 1  # the seed stream of held-out constraints, apart from every epoch
 
 
-def evaluate_constraints(model: GANModel, fields: torch.Tensor, mask: torch.Tensor, g: torch.Generator) -> dict:
+def evaluate_constraints(
+    model: GANModel, fields: torch.Tensor, mask: torch.Tensor, g: torch.Generator
+) -> dict:
     """Constrained-pixel error of ``model`` on raw ``fields`` with given masks.
 
     Returns ``val_loss_c`` (the training term, network space) and ``val_honoring``: the
@@ -161,7 +173,10 @@ def evaluate_constraints(model: GANModel, fields: torch.Tensor, mask: torch.Tens
     real = spec.encode(fields)  # (B, K, H, W)
     cond = constraint_tensor(real, mask)
     h, w = fields.shape[-2:]
-    z = [torch.randn((len(fields), *s), generator=g, device=fields.device) for s in model.noise_shapes(h, w)]
+    z = [
+        torch.randn((len(fields), *s), generator=g, device=fields.device)
+        for s in model.noise_shapes(h, w)
+    ]
     with torch.no_grad():
         fake = model.generate(z, cond)
     m = mask[:, 0]
@@ -192,8 +207,19 @@ class Trainer:
         Extra description stored in the checkpoint (e.g. training image paths).
     """
 
-    def __init__(self, model: GANModel, data, config: TrainConfig, *, checkpoint, log=None,
-                 val_data=None, cond_data=None, meta: dict | None = None, progress: bool = True):
+    def __init__(
+        self,
+        model: GANModel,
+        data,
+        config: TrainConfig,
+        *,
+        checkpoint,
+        log=None,
+        val_data=None,
+        cond_data=None,
+        meta: dict | None = None,
+        progress: bool = True,
+    ):
         self.model, self.data, self.config = model, data, config
         self.checkpoint, self.log = Path(checkpoint), Path(log) if log else None
         self.val_data, self.cond_data = val_data or data, cond_data
@@ -205,7 +231,9 @@ class Trainer:
     def fit(self, resume: bool = False) -> list[dict]:
         cfg, dev = self.config, self.device
         model = self.model.to(dev)
-        for source in {id(s): s for s in (self.data, self.val_data, self.cond_data) if s is not None}.values():
+        for source in {
+            id(s): s for s in (self.data, self.val_data, self.cond_data) if s is not None
+        }.values():
             source.to(dev)
         start = 0
         if resume and self.checkpoint.exists():
@@ -219,12 +247,24 @@ class Trainer:
 
         gv = torch_generator(cfg.seed, VAL_STREAM, device=dev)
         val_fields = self.val_data.sample(cfg.val_size, gv)
-        val_mask = random_masks(cfg.val_size, val_fields.shape[-2:], density=model.config.density,
-                                mode=model.config.mode, partial=model.config.partial, generator=gv, device=dev)
+        val_mask = random_masks(
+            cfg.val_size,
+            val_fields.shape[-2:],
+            density=model.config.density,
+            mode=model.config.mode,
+            partial=model.config.partial,
+            generator=gv,
+            device=dev,
+        )
 
         steps = self.data.steps(cfg.batch_size, cfg.steps_per_epoch)
-        bar = tqdm(total=(cfg.epochs - start) * steps, desc="train", unit="step",
-                   disable=not self.progress, file=sys.stderr)
+        bar = tqdm(
+            total=(cfg.epochs - start) * steps,
+            desc="train",
+            unit="step",
+            disable=not self.progress,
+            file=sys.stderr,
+        )
         for epoch in range(start + 1, cfg.epochs + 1):
             g = torch_generator(cfg.seed, epoch, device=dev)
             t0 = time.perf_counter()
@@ -239,16 +279,35 @@ class Trainer:
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - t0
-            row = {"epoch": epoch, "step": epoch * steps, **{k: float(v) / steps for k, v in sums.items()},
-                   **evaluate_constraints(model, val_fields, val_mask, torch_generator(cfg.seed, VAL_STREAM, 1, device=dev)),
-                   "images_per_s": steps * cfg.batch_size / seconds, "seconds": seconds, "device": str(dev)}
+            row = {
+                "epoch": epoch,
+                "step": epoch * steps,
+                **{k: float(v) / steps for k, v in sums.items()},
+                **evaluate_constraints(
+                    model,
+                    val_fields,
+                    val_mask,
+                    torch_generator(cfg.seed, VAL_STREAM, 1, device=dev),
+                ),
+                "images_per_s": steps * cfg.batch_size / seconds,
+                "seconds": seconds,
+                "device": str(dev),
+            }
             rows.append(row)
             bar.set_postfix(loss_c=f"{row['loss_c']:.3g}", val=f"{row['val_honoring']:.3g}")
             self._write_log(rows)  # before the checkpoint: a resume never skips a log line
-            save_checkpoint(self.checkpoint, model, {
-                **self.meta, "epoch": epoch, "step": epoch * steps, "train": asdict(cfg),
-                "complete": epoch == cfg.epochs, "last": row,
-            })
+            save_checkpoint(
+                self.checkpoint,
+                model,
+                {
+                    **self.meta,
+                    "epoch": epoch,
+                    "step": epoch * steps,
+                    "train": asdict(cfg),
+                    "complete": epoch == cfg.epochs,
+                    "last": row,
+                },
+            )
         bar.close()
         return rows
 
@@ -260,8 +319,11 @@ class Trainer:
             diff.append("model config")
         if doc["field"] != model.spec.to_dict():
             diff.append("field normalisation / facies codes")
-        diff += [f"train.{k}" for k, v in asdict(self.config).items()
-                 if k not in ("epochs", "device") and doc.get("train", {}).get(k) != v]
+        diff += [
+            f"train.{k}"
+            for k, v in asdict(self.config).items()
+            if k not in ("epochs", "device") and doc.get("train", {}).get(k) != v
+        ]
         if diff:
             raise CheckpointError(
                 f"{self.checkpoint} was trained with other settings ({', '.join(diff)}); resume with the "

@@ -21,14 +21,23 @@ def test_point_masks_have_the_paper_density():
 
 
 def test_borehole_masks_are_columns():
-    m = random_masks(4, (32, 64), density=0.05, mode="borehole", generator=torch.Generator().manual_seed(1))[:, 0]
+    m = random_masks(
+        4, (32, 64), density=0.05, mode="borehole", generator=torch.Generator().manual_seed(1)
+    )[:, 0]
     cols = m.any(1)  # (B, W) drilled columns
     assert (cols.sum(1) == round(0.05 * 64)).all()
     assert torch.equal(m.sum(1)[cols], torch.full_like(m.sum(1)[cols], 32))  # whole columns
 
 
 def test_partial_boreholes_are_contiguous_intervals():
-    m = random_masks(4, (40, 64), density=0.1, mode="borehole", partial=True, generator=torch.Generator().manual_seed(2))[:, 0]
+    m = random_masks(
+        4,
+        (40, 64),
+        density=0.1,
+        mode="borehole",
+        partial=True,
+        generator=torch.Generator().manual_seed(2),
+    )[:, 0]
     for b in range(4):
         for c in torch.nonzero(m[b].any(0))[:, 0]:
             rows = torch.nonzero(m[b, :, c])[:, 0]
@@ -93,8 +102,17 @@ def test_bad_points_are_refused_with_where_and_what_to_do(rows, cols, values, ma
 
 
 def test_unknown_facies_code_is_refused():
-    with pytest.raises(ConstraintError, match=r"facies code 5 at well B .* not one of the model's codes \[0, 1\]"):
-        from_points((8, 8), [0, 1], [0, 1], [1, 5], spec=FieldSpec("categorical", [0, 1]), labels=["well A", "well B"])
+    with pytest.raises(
+        ConstraintError, match=r"facies code 5 at well B .* not one of the model's codes \[0, 1\]"
+    ):
+        from_points(
+            (8, 8),
+            [0, 1],
+            [0, 1],
+            [1, 5],
+            spec=FieldSpec("categorical", [0, 1]),
+            labels=["well A", "well B"],
+        )
     with pytest.raises(ConstraintError, match="not among the model's codes"):
         FieldSpec("categorical", [0, 1]).encode(torch.tensor([[[0.0, 4.0]]]))
 

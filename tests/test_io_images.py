@@ -12,8 +12,16 @@ TI = np.add.outer(np.arange(20), np.arange(30)) % 3
 
 def test_every_format_reads_the_same_image(tmp_path):
     np.save(tmp_path / "ti.npy", TI)
-    with rasterio.open(tmp_path / "ti.tif", "w", driver="GTiff", height=20, width=30, count=1, dtype="uint8",
-                       transform=Affine(1, 0, 0, 0, -1, 20)) as dst:
+    with rasterio.open(
+        tmp_path / "ti.tif",
+        "w",
+        driver="GTiff",
+        height=20,
+        width=30,
+        count=1,
+        dtype="uint8",
+        transform=Affine(1, 0, 0, 0, -1, 20),
+    ) as dst:
         dst.write(TI.astype("uint8"), 1)
     ds = xr.Dataset({"facies": (("y", "x"), TI)})
     ds.to_netcdf(tmp_path / "ti.nc", engine="h5netcdf")
@@ -34,8 +42,12 @@ def test_bad_training_images(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(InputError, match="not a plain numeric .npy"):
         read_training_image(tmp_path / "obj.npy")  # never unpickled
-    xr.Dataset({"a": (("y", "x"), TI), "b": (("y", "x"), TI)}).to_zarr(tmp_path / "two.zarr", consolidated=False)
-    with pytest.raises(InputError, match=r"holds variables \['a', 'b'\]; choose one with --variable"):
+    xr.Dataset({"a": (("y", "x"), TI), "b": (("y", "x"), TI)}).to_zarr(
+        tmp_path / "two.zarr", consolidated=False
+    )
+    with pytest.raises(
+        InputError, match=r"holds variables \['a', 'b'\]; choose one with --variable"
+    ):
         read_training_image(tmp_path / "two.zarr")
     np.testing.assert_array_equal(read_training_image(tmp_path / "two.zarr", variable="b"), TI)
     holes = TI.astype(float)

@@ -26,8 +26,11 @@ runner = CliRunner()
 
 @pytest.fixture
 def tiny_model(tmp_path):
-    m = build_model("pixel-cgan", {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 2, "d_layers": 3},
-                    FieldSpec("categorical", [0, 1]))
+    m = build_model(
+        "pixel-cgan",
+        {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 2, "d_layers": 3},
+        FieldSpec("categorical", [0, 1]),
+    )
     return save_checkpoint(tmp_path / "tiny.safetensors", m, {"epoch": 0}, training_state=False)
 
 
@@ -38,26 +41,50 @@ def site(tmp_path):
     grid.write_template(tmp_path / "grid.tif")
     rows, cols = np.array([0, 5, 10, 20, 30, 39]), np.array([0, 7, 30, 12, 44, 49])
     xs, ys = grid.transform @ (cols + 0.5, rows + 0.5)
-    pd.DataFrame({"well_id": [f"w{i}" for i in range(6)], "x": xs, "y": ys,
-                  "facies": [0, 1, 1, 0, 1, 0]}).to_csv(tmp_path / "wells.csv", index=False)
+    pd.DataFrame(
+        {"well_id": [f"w{i}" for i in range(6)], "x": xs, "y": ys, "facies": [0, 1, 1, 0, 1, 0]}
+    ).to_csv(tmp_path / "wells.csv", index=False)
     return grid, tmp_path / "wells.csv", tmp_path / "grid.tif"
 
 
 def _cfg(**kw):
-    return SimulateConfig(progress=False, wells_columns={"value": "facies", "x": "x", "y": "y", "well_id": "well_id"}, **kw)
+    return SimulateConfig(
+        progress=False,
+        wells_columns={"value": "facies", "x": "x", "y": "y", "well_id": "well_id"},
+        **kw,
+    )
 
 
 def test_cli_end_to_end_on_the_sample_data(tmp_path):
     out = tmp_path / "demo"
-    r = runner.invoke(app, ["simulate", str(SAMPLE / "wells.csv"), "--grid", str(SAMPLE / "grid.tif"),
-                            "--model", str(SAMPLE / "channels.safetensors"), "--value-column", "facies",
-                            "-n", "4", "--out", str(out), "--json", "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(SAMPLE / "wells.csv"),
+            "--grid",
+            str(SAMPLE / "grid.tif"),
+            "--model",
+            str(SAMPLE / "channels.safetensors"),
+            "--value-column",
+            "facies",
+            "-n",
+            "4",
+            "--out",
+            str(out),
+            "--json",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     assert summary["n"] == 4 and summary["n_wells"] == 82
     assert summary["honoring"]["overall"] >= 0.99  # the shipped model honors its wells
-    with rasterio.open(SAMPLE / "grid.tif") as t, rasterio.open(out / "realizations.tif") as s, \
-            rasterio.open(out / "summary.tif") as p:
+    with (
+        rasterio.open(SAMPLE / "grid.tif") as t,
+        rasterio.open(out / "realizations.tif") as s,
+        rasterio.open(out / "summary.tif") as p,
+    ):
         assert s.crs == t.crs and p.crs == t.crs
         assert s.transform == t.transform and p.transform == t.transform
         assert s.count == 4 and s.descriptions == tuple(f"realization {i}" for i in range(4))
@@ -69,7 +96,9 @@ def test_cli_end_to_end_on_the_sample_data(tmp_path):
     assert ds.rio.crs == rasterio.crs.CRS.from_epsg(32631)
     assert ds.attrs["seed"] == 0 and ds.attrs["n_wells"] == 82
     rep = json.loads((out / "honoring.json").read_text())
-    assert len(rep["per_well"]) == 82 and {"id", "observed", "match_share"} <= set(rep["per_well"][0])
+    assert len(rep["per_well"]) == 82 and {"id", "observed", "match_share"} <= set(
+        rep["per_well"][0]
+    )
     assert (out / "overview.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -81,12 +110,23 @@ def test_padded_grid_is_cropped_back_and_wells_land_in_their_pixels(site, tiny_m
     np.testing.assert_allclose(ds.x.values, grid.x)
     np.testing.assert_allclose(ds.y.values, grid.y)
     rep = json.loads((tmp_path / "o" / "honoring.json").read_text())
-    assert [(w["row"], w["col"]) for w in rep["per_well"]] == [(0, 0), (5, 7), (10, 30), (20, 12), (30, 44), (39, 49)]
+    assert [(w["row"], w["col"]) for w in rep["per_well"]] == [
+        (0, 0),
+        (5, 7),
+        (10, 30),
+        (20, 12),
+        (30, 44),
+        (39, 49),
+    ]
 
 
-def test_resume_after_interruption_gives_the_same_realizations(site, tiny_model, tmp_path, monkeypatch):
+def test_resume_after_interruption_gives_the_same_realizations(
+    site, tiny_model, tmp_path, monkeypatch
+):
     grid, wells, _ = site
-    run_simulation(wells, tiny_model, tmp_path / "straight", grid=grid, config=_cfg(n=6, batch_size=2))
+    run_simulation(
+        wells, tiny_model, tmp_path / "straight", grid=grid, config=_cfg(n=6, batch_size=2)
+    )
     calls = {"n": 0}
     real_write = ens.write_region
 
@@ -98,12 +138,18 @@ def test_resume_after_interruption_gives_the_same_realizations(site, tiny_model,
 
     monkeypatch.setattr(ens, "write_region", dying_write)
     with pytest.raises(KeyboardInterrupt):
-        run_simulation(wells, tiny_model, tmp_path / "resumed", grid=grid, config=_cfg(n=6, batch_size=2))
-    with pytest.raises(InputError, match=r"unfinished ensemble: realizations 4.*Rerun the same command"):
+        run_simulation(
+            wells, tiny_model, tmp_path / "resumed", grid=grid, config=_cfg(n=6, batch_size=2)
+        )
+    with pytest.raises(
+        InputError, match=r"unfinished ensemble: realizations 4.*Rerun the same command"
+    ):
         open_ensemble(tmp_path / "resumed" / "ensemble.zarr")
     assert not (tmp_path / "resumed" / "honoring.json").exists()  # nothing looks complete
     monkeypatch.setattr(ens, "write_region", real_write)
-    summary = run_simulation(wells, tiny_model, tmp_path / "resumed", grid=grid, config=_cfg(n=6, batch_size=2))
+    summary = run_simulation(
+        wells, tiny_model, tmp_path / "resumed", grid=grid, config=_cfg(n=6, batch_size=2)
+    )
     assert summary["resumed_from"] == 4
     a = open_ensemble(tmp_path / "straight" / "ensemble.zarr")["facies"].values
     b = open_ensemble(tmp_path / "resumed" / "ensemble.zarr")["facies"].values
@@ -115,9 +161,16 @@ def test_dask_cluster_writes_the_same_ensemble(site, tiny_model, tmp_path):
 
     grid, wells, _ = site
     run_simulation(wells, tiny_model, tmp_path / "local", grid=grid, config=_cfg(n=5, batch_size=2))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        run_simulation(wells, tiny_model, tmp_path / "dask", grid=grid,
-                       config=_cfg(n=5, batch_size=2, dask_address=cluster.scheduler_address, device="cpu"))
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        run_simulation(
+            wells,
+            tiny_model,
+            tmp_path / "dask",
+            grid=grid,
+            config=_cfg(n=5, batch_size=2, dask_address=cluster.scheduler_address, device="cpu"),
+        )
     a = open_ensemble(tmp_path / "local" / "ensemble.zarr")["facies"].values
     b = open_ensemble(tmp_path / "dask" / "ensemble.zarr")["facies"].values
     np.testing.assert_array_equal(a, b)
@@ -137,24 +190,43 @@ def test_exact_snaps_the_geotiffs_and_reports_raw_honoring_separately(site, tiny
 
 def _simulate_args(site, model, out, *extra):
     _, wells, grid_tif = site
-    return ["simulate", str(wells), "--grid", str(grid_tif), "--model", str(model), "--value-column", "facies",
-            "-n", "2", "--out", str(out), "-q", *extra]
+    return [
+        "simulate",
+        str(wells),
+        "--grid",
+        str(grid_tif),
+        "--model",
+        str(model),
+        "--value-column",
+        "facies",
+        "-n",
+        "2",
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
 
 
 def test_existing_output_is_refused_without_overwrite(site, tiny_model, tmp_path):
     args = _simulate_args(site, tiny_model, tmp_path / "o")
     assert runner.invoke(app, args).exit_code == 0
     r = runner.invoke(app, args)
-    assert r.exit_code == 1 and "complete ensemble already" in r.output and "--overwrite" in r.output
+    assert (
+        r.exit_code == 1 and "complete ensemble already" in r.output and "--overwrite" in r.output
+    )
     assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda df: df.rename(columns={"facies": "facie"}), "--value-column"),
-    (lambda df: df.assign(x=df.x + np.array([0, 0, 1e5, 0, 0, 0])), "--drop-outside"),
-    (lambda df: df.assign(facies=[0, 1, 2, 0, 1, 0]), "codes"),
-    (lambda df: df.assign(facies=["0", "1", "a", "0", "1", "0"]), "line 4"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda df: df.rename(columns={"facies": "facie"}), "--value-column"),
+        (lambda df: df.assign(x=df.x + np.array([0, 0, 1e5, 0, 0, 0])), "--drop-outside"),
+        (lambda df: df.assign(facies=[0, 1, 2, 0, 1, 0]), "codes"),
+        (lambda df: df.assign(facies=["0", "1", "a", "0", "1", "0"]), "line 4"),
+    ],
+)
 def test_bad_wells_give_a_clear_error_and_no_outputs(site, tiny_model, tmp_path, edit, message):
     _, wells, _ = site
     edit(pd.read_csv(wells)).to_csv(wells, index=False)
@@ -168,7 +240,9 @@ def test_drop_outside_drops_and_reports(site, tiny_model, tmp_path):
     df = pd.read_csv(wells)
     df.loc[2, "x"] += 1e5
     df.to_csv(wells, index=False)
-    r = runner.invoke(app, _simulate_args(site, tiny_model, tmp_path / "o", "--drop-outside", "--json"))
+    r = runner.invoke(
+        app, _simulate_args(site, tiny_model, tmp_path / "o", "--drop-outside", "--json")
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["n_wells"] == 5
     rep = json.loads((tmp_path / "o" / "honoring.json").read_text())
@@ -186,7 +260,11 @@ def test_missing_checkpoint_and_grid_choice(site, tmp_path):
 def test_info_on_checkpoint_and_store(site, tiny_model, tmp_path):
     r = runner.invoke(app, ["info", str(tiny_model)])
     doc = json.loads(r.stdout)
-    assert doc["model"] == "pixel-cgan" and doc["field"]["codes"] == [0, 1] and doc["parameters"]["G"] > 0
+    assert (
+        doc["model"] == "pixel-cgan"
+        and doc["field"]["codes"] == [0, 1]
+        and doc["parameters"]["G"] > 0
+    )
     assert runner.invoke(app, _simulate_args(site, tiny_model, tmp_path / "o")).exit_code == 0
     doc = json.loads(runner.invoke(app, ["info", str(tmp_path / "o" / "ensemble.zarr")]).stdout)
     assert doc["dims"]["realization"] == 2 and doc["crs"] == "EPSG:32631"
@@ -206,7 +284,9 @@ def test_options_from_a_config_file(site, tiny_model, tmp_path):
 def test_config_file_with_an_unknown_option_is_refused(site, tiny_model, tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text("[simulate]\nvalue-colum = 'facies'\n")
-    r = runner.invoke(app, ["--config", str(cfg), *_simulate_args(site, tiny_model, tmp_path / "o")])
+    r = runner.invoke(
+        app, ["--config", str(cfg), *_simulate_args(site, tiny_model, tmp_path / "o")]
+    )
     assert r.exit_code == 1 and "unknown options ['value-colum'] for `simulate`" in r.output
 
 
@@ -234,8 +314,27 @@ def test_train_command_writes_a_checkpoint_log_and_curve(tmp_path):
     ti = (np.add.outer(np.arange(64), np.arange(64)) // 8 % 2).astype(np.float32)
     np.save(tmp_path / "ti.npy", ti)
     out = tmp_path / "m.safetensors"
-    args = ["train", str(tmp_path / "ti.npy"), "--out", str(out), "--epochs", "1", "--steps-per-epoch", "2",
-            "--batch-size", "2", "--patch", "32", "--ngf", "4", "--ndf", "4", "-q", "--device", "cpu"]
+    args = [
+        "train",
+        str(tmp_path / "ti.npy"),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "2",
+        "--patch",
+        "32",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "-q",
+        "--device",
+        "cpu",
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["epoch"] == 1

@@ -23,7 +23,11 @@ def test_fcn_generator_takes_any_multiple_of_16(size):
 
 def test_dcgan28_shapes_and_unconditional_baseline():
     for conditional in (True, False):
-        m = build_model("pixel-cgan", {"arch": "dcgan28", "conditional": conditional, "output": "tanh"}, FieldSpec())
+        m = build_model(
+            "pixel-cgan",
+            {"arch": "dcgan28", "conditional": conditional, "output": "tanh"},
+            FieldSpec(),
+        )
         z = [torch.randn(3, *s) for s in m.noise_shapes(28, 28)]
         x = m.generate(z, torch.zeros(3, 2, 28, 28))
         assert x.shape == (3, 1, 28, 28) and x.abs().max() <= 1
@@ -44,7 +48,11 @@ def test_constraint_loss_equals_the_formula_on_a_hand_computed_case():
     fake = torch.zeros(2, 1, 3, 3)
     mask = torch.zeros(2, 1, 3, 3, dtype=torch.bool)
     real[0, 0, 0, 0], fake[0, 0, 0, 0], mask[0, 0, 0, 0] = 1.0, 0.0, True  # error 1
-    real[0, 0, 2, 2], fake[0, 0, 2, 2], mask[0, 0, 2, 2] = 0.0, 3.0, True  # error 9 (zero-valued well)
+    real[0, 0, 2, 2], fake[0, 0, 2, 2], mask[0, 0, 2, 2] = (
+        0.0,
+        3.0,
+        True,
+    )  # error 9 (zero-valued well)
     real[1, 0, 1, 1], fake[1, 0, 1, 1], mask[1, 0, 1, 1] = 2.0, 0.0, True  # error 4
     fake[1, 0, 0, 1] = 100.0  # off the mask: must not count
     # ||C - M ⊙ G||² per map / wells per map, averaged: ((1 + 9) / 2 + 4 / 1) / 2 = 4.5
@@ -62,7 +70,9 @@ def test_lambda_weights_the_constraint_term_in_the_generator_step():
     updates = {}
     for lam in (0.0, 1.0, 2.0):
         torch.manual_seed(0)
-        m = build_model("pixel-cgan", {"arch": "fcn", "lam": lam, "ngf": 8, "ndf": 8, "density": 0.05}, spec)
+        m = build_model(
+            "pixel-cgan", {"arch": "fcn", "lam": lam, "ngf": 8, "ndf": 8, "density": 0.05}, spec
+        )
         m.optimizers["G"] = torch.optim.SGD(m.G.parameters(), lr=1.0)
         before = torch.cat([p.detach().flatten().clone() for p in m.G.parameters()])
         out = m.train_step(real, torch.Generator().manual_seed(1))
@@ -74,9 +84,13 @@ def test_lambda_weights_the_constraint_term_in_the_generator_step():
 
 
 def test_unknown_model_arch_and_config_errors():
-    with pytest.raises(InputError, match=r"model 'pix3pix' is unknown; valid models: \['pixel-cgan'\]"):
+    with pytest.raises(
+        InputError, match=r"model 'pix3pix' is unknown; valid models: \['pixel-cgan'\]"
+    ):
         build_model("pix3pix", {}, CAT)
-    with pytest.raises(InputError, match=r"arch 'resnet' is unknown; choose one of \['fcn', 'dcgan28'\]"):
+    with pytest.raises(
+        InputError, match=r"arch 'resnet' is unknown; choose one of \['fcn', 'dcgan28'\]"
+    ):
         build_model("pixel-cgan", {"arch": "resnet"}, CAT)
     with pytest.raises(CheckpointError, match=r"config keys \['wings'\] are not settings"):
         build_model("pixel-cgan", {"wings": 2}, CAT)

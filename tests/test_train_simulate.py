@@ -48,9 +48,17 @@ def test_checkpoint_round_trip_rebuilds_the_model_without_flags(tmp_path, facies
 def test_resume_continues_as_if_never_stopped(tmp_path, facies32):
     def run(ckpt, epochs, resume=False):
         torch.manual_seed(0)
-        cfg = TrainConfig(epochs=epochs, batch_size=8, steps_per_epoch=2, seed=5, device="cpu", val_size=8)
-        return Trainer(small_model(), FieldArray(facies32), cfg, checkpoint=ckpt,
-                       log=ckpt.with_suffix(".jsonl"), progress=False).fit(resume=resume)
+        cfg = TrainConfig(
+            epochs=epochs, batch_size=8, steps_per_epoch=2, seed=5, device="cpu", val_size=8
+        )
+        return Trainer(
+            small_model(),
+            FieldArray(facies32),
+            cfg,
+            checkpoint=ckpt,
+            log=ckpt.with_suffix(".jsonl"),
+            progress=False,
+        ).fit(resume=resume)
 
     straight = run(tmp_path / "a.safetensors", 2)
     run(tmp_path / "b.safetensors", 1)  # "interrupted" after one epoch
@@ -80,11 +88,15 @@ def test_constraint_term_makes_the_generator_honor_the_wells(fields28, tmp_path)
     final = {}
     for lam in (0.0, 10.0):
         torch.manual_seed(0)
-        m = build_model("pixel-cgan", {"arch": "dcgan28", "lam": lam, "density": 0.02, "ngf": 32,
-                                       "ndf": 32, "lr_g": 1e-3}, FieldSpec())
+        m = build_model(
+            "pixel-cgan",
+            {"arch": "dcgan28", "lam": lam, "density": 0.02, "ngf": 32, "ndf": 32, "lr_g": 1e-3},
+            FieldSpec(),
+        )
         cfg = TrainConfig(epochs=3, batch_size=32, seed=0, device="cpu", val_size=128)
-        rows = Trainer(m, FieldArray(fields28), cfg, checkpoint=tmp_path / f"{lam}.safetensors",
-                       progress=False).fit()
+        rows = Trainer(
+            m, FieldArray(fields28), cfg, checkpoint=tmp_path / f"{lam}.safetensors", progress=False
+        ).fit()
         final[lam] = rows[-1]["val_honoring"]  # MSE at held-out well pixels, data units
     assert final[10.0] < 0.5 * final[0.0], final
 
@@ -113,6 +125,7 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
     tensors, doc = read_checkpoint(p)
     doc["config"]["ngf"] = 16
     from safetensors.torch import save_file
+
     save_file(tensors, str(tmp_path / "o.safetensors"), metadata={"geocgan": json.dumps(doc)})
     with pytest.raises(CheckpointError, match="does not match its own model config"):
         load_model(tmp_path / "o.safetensors")
@@ -120,6 +133,8 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="not a geocgan checkpoint"):
         load_model(tmp_path / "f.safetensors")
     # an export without optimizer state cannot resume
-    e = save_checkpoint(tmp_path / "e.safetensors", small_model(), {"epoch": 1}, training_state=False)
+    e = save_checkpoint(
+        tmp_path / "e.safetensors", small_model(), {"epoch": 1}, training_state=False
+    )
     with pytest.raises(CheckpointError, match="cannot resume training"):
         load_model(e, training_state=True)

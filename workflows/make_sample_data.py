@@ -38,13 +38,33 @@ CRS = "EPSG:32631"
 ORIGIN = (500_000.0, 5_700_000.0)  # upper-left corner, metres
 RES = 25.0
 CHANNELS = {"proportion": 0.28, "width": 6.0, "sinuosity": 0.3}
-MODEL = {"arch": "fcn", "lam": 10.0, "lam_local": 0.0, "ngf": 16, "ndf": 16, "d_layers": 4, "nz": 16,
-         "lr_g": 5e-4, "lr_d": 5e-4, "density": 0.005}
+MODEL = {
+    "arch": "fcn",
+    "lam": 10.0,
+    "lam_local": 0.0,
+    "ngf": 16,
+    "ndf": 16,
+    "d_layers": 4,
+    "nz": 16,
+    "lr_g": 5e-4,
+    "lr_d": 5e-4,
+    "density": 0.005,
+}
 
 
 def write_raster(path: Path, array: np.ndarray, transform: Affine, description: str) -> None:
-    with rasterio.open(path, "w", driver="GTiff", height=array.shape[0], width=array.shape[1], count=1,
-                       dtype="uint8", crs=CRS, transform=transform, compress="deflate") as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=array.shape[0],
+        width=array.shape[1],
+        count=1,
+        dtype="uint8",
+        crs=CRS,
+        transform=transform,
+        compress="deflate",
+    ) as dst:
         dst.write(array.astype("uint8"), 1)
         dst.set_band_description(1, description)
 
@@ -54,27 +74,53 @@ def make_data(out: Path) -> None:
     ti = channel_field((256, 256), seed=1, **CHANNELS)
     truth = channel_field((128, 128), seed=2024, **CHANNELS)
     # the training image is not a map of anywhere: 1 m pixels at the origin of the same CRS
-    write_raster(out / "training_image.tif", ti, Affine(1, 0, 0, 0, -1, 256), "facies (0 floodplain, 1 channel)")
-    grid = Grid.from_bounds(ORIGIN[0], ORIGIN[1] - 128 * RES, ORIGIN[0] + 128 * RES, ORIGIN[1], RES, CRS)
+    write_raster(
+        out / "training_image.tif",
+        ti,
+        Affine(1, 0, 0, 0, -1, 256),
+        "facies (0 floodplain, 1 channel)",
+    )
+    grid = Grid.from_bounds(
+        ORIGIN[0], ORIGIN[1] - 128 * RES, ORIGIN[0] + 128 * RES, ORIGIN[1], RES, CRS
+    )
     write_raster(out / "truth.tif", truth, grid.transform, "facies (0 floodplain, 1 channel)")
     grid.write_template(out / "grid.tif", overwrite=True)
     c = sample_constraints(truth, density=0.005, seed=7)
     rows, cols = c.rows_cols
     rng = np.random.default_rng(7)
-    xs, ys = grid.transform @ (cols + rng.uniform(0.1, 0.9, len(cols)), rows + rng.uniform(0.1, 0.9, len(rows)))
-    pd.DataFrame({"well_id": [f"W{i + 1:03d}" for i in range(len(rows))], "x": np.round(xs, 2),
-                  "y": np.round(ys, 2), "facies": c.values[rows, cols].astype(int)}).to_csv(out / "wells.csv", index=False)
+    xs, ys = grid.transform @ (
+        cols + rng.uniform(0.1, 0.9, len(cols)),
+        rows + rng.uniform(0.1, 0.9, len(rows)),
+    )
+    pd.DataFrame(
+        {
+            "well_id": [f"W{i + 1:03d}" for i in range(len(rows))],
+            "x": np.round(xs, 2),
+            "y": np.round(ys, 2),
+            "facies": c.values[rows, cols].astype(int),
+        }
+    ).to_csv(out / "wells.csv", index=False)
 
 
-def train_checkpoint(out: Path, work: Path, epochs: int, steps: int, batch: int, device: str,
-                     lam_local: float = 0.0) -> None:
+def train_checkpoint(
+    out: Path, work: Path, epochs: int, steps: int, batch: int, device: str, lam_local: float = 0.0
+) -> None:
     with rasterio.open(out / "training_image.tif") as src:
         ti = src.read(1)
-    model = build_model("pixel-cgan", {**MODEL, "lam_local": lam_local}, FieldSpec("categorical", codes=[0, 1]))
-    cfg = TrainConfig(epochs=epochs, batch_size=batch, steps_per_epoch=steps, seed=0, device=device, val_size=64)
-    rows = Trainer(model, PatchSampler([ti], 64, device=resolve_device(device)), cfg,
-                   checkpoint=work / "checkpoint.safetensors", log=work / "log.jsonl",
-                   meta={"training_images": ["training_image.tif"], "patch": 64}).fit(resume=True)
+    model = build_model(
+        "pixel-cgan", {**MODEL, "lam_local": lam_local}, FieldSpec("categorical", codes=[0, 1])
+    )
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=batch, steps_per_epoch=steps, seed=0, device=device, val_size=64
+    )
+    rows = Trainer(
+        model,
+        PatchSampler([ti], 64, device=resolve_device(device)),
+        cfg,
+        checkpoint=work / "checkpoint.safetensors",
+        log=work / "log.jsonl",
+        meta={"training_images": ["training_image.tif"], "patch": 64},
+    ).fit(resume=True)
     model, doc = load_model(work / "checkpoint.safetensors")
     keep = {k: doc[k] for k in ("training_images", "patch", "epoch", "step", "train", "last")}
     save_checkpoint(out / "channels.safetensors", model, keep, training_state=False)
@@ -83,12 +129,16 @@ def train_checkpoint(out: Path, work: Path, epochs: int, steps: int, batch: int,
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "sample_data")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--work", type=Path, default=Path("runs/sample_data"), help="training checkpoints")
+    p.add_argument(
+        "--work", type=Path, default=Path("runs/sample_data"), help="training checkpoints"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--lam-local", type=float, default=0.0, help="weight of the neighbourhood term")
     a = p.parse_args()

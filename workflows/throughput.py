@@ -39,7 +39,9 @@ def sync(dev: torch.device) -> None:
 
 
 def train_rate(model, dev, batch: int, steps: int) -> float:
-    fields = torch.as_tensor(channel_field((64, 64), n=batch, seed=3), dtype=torch.float32, device=dev)
+    fields = torch.as_tensor(
+        channel_field((64, 64), n=batch, seed=3), dtype=torch.float32, device=dev
+    )
     real = model.spec.encode(fields)
     g = torch.Generator(device=dev).manual_seed(0)
     for _ in range(3):
@@ -64,17 +66,26 @@ def generate_rate(model, size: int, n: int, batch: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput")
     a = p.parse_args()
     dev = resolve_device(a.device)
     gpu = dev.type == "cuda"
     model = build_model("pixel-cgan", CONFIG, FieldSpec("categorical", [0, 1])).to(dev)
-    res = {"device": torch.cuda.get_device_name(dev) if gpu else f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
-           "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "load_average_before": os.getloadavg(), "command": "python workflows/throughput.py", "config": CONFIG}
+    res = {
+        "device": torch.cuda.get_device_name(dev)
+        if gpu
+        else f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average_before": os.getloadavg(),
+        "command": "python workflows/throughput.py",
+        "config": CONFIG,
+    }
     res["train_images_per_s_64"] = train_rate(model, dev, 128 if gpu else 16, 20 if gpu else 10)
     model.eval()
     for size in (64, 128, 256):
@@ -85,9 +96,11 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     name = "gpu" if gpu else "cpu"
     (a.out / f"{name}.json").write_text(json.dumps(res, indent=1))
-    print(f"| device | train img/s (64²) | real./s 64² | real./s 128² | real./s 256² |\n|---|---|---|---|---|\n"
-          f"| {res['device']} | {res['train_images_per_s_64']:.0f} | {res['realizations_per_s_64']:.0f} | "
-          f"{res['realizations_per_s_128']:.0f} | {res['realizations_per_s_256']:.1f} |")
+    print(
+        f"| device | train img/s (64²) | real./s 64² | real./s 128² | real./s 256² |\n|---|---|---|---|---|\n"
+        f"| {res['device']} | {res['train_images_per_s_64']:.0f} | {res['realizations_per_s_64']:.0f} | "
+        f"{res['realizations_per_s_128']:.0f} | {res['realizations_per_s_256']:.1f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,19 @@ from geocgan.io.images import read_training_image
 from geocgan.io.wells import Wells, read_wells
 
 __all__ = [
-    "EnsembleStore", "Grid", "Wells", "load_model", "open_ensemble", "parse_crs", "read_checkpoint",
-    "read_idx", "read_training_image", "read_wells", "save_checkpoint", "write_geotiff_stack",
-    "write_idx", "write_region", "write_summary_geotiff",
+    "EnsembleStore",
+    "Grid",
+    "Wells",
+    "load_model",
+    "open_ensemble",
+    "parse_crs",
+    "read_checkpoint",
+    "read_idx",
+    "read_training_image",
+    "read_wells",
+    "save_checkpoint",
+    "write_geotiff_stack",
+    "write_idx",
+    "write_region",
+    "write_summary_geotiff",
 ]

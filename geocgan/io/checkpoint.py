@@ -24,7 +24,9 @@ from geocgan.models import GANModel, build_model
 META_KEY = "geocgan"
 
 
-def save_checkpoint(path: str | Path, model: GANModel, meta: dict, *, training_state: bool = True) -> Path:
+def save_checkpoint(
+    path: str | Path, model: GANModel, meta: dict, *, training_state: bool = True
+) -> Path:
     """Write ``model`` (and, with ``training_state``, its optimizers) to ``path`` atomically."""
     path = Path(path)
     tensors: dict[str, torch.Tensor] = {}
@@ -38,7 +40,9 @@ def save_checkpoint(path: str | Path, model: GANModel, meta: dict, *, training_s
             groups[opt_name] = state["param_groups"]
             for pid, pstate in state["state"].items():
                 for k, v in pstate.items():
-                    tensors[f"optim.{opt_name}.{pid}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+                    tensors[f"optim.{opt_name}.{pid}.{k}"] = (
+                        torch.as_tensor(v).detach().cpu().contiguous()
+                    )
     doc = {**model.describe(), **meta, "version": __version__, "optimizer_groups": groups}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
@@ -68,13 +72,15 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, json.loads(header[META_KEY])
 
 
-def load_model(path: str | Path, *, device: str | torch.device = "cpu", training_state: bool = False):
+def load_model(
+    path: str | Path, *, device: str | torch.device = "cpu", training_state: bool = False
+):
     """Rebuild a model from a checkpoint. Returns ``(model, description)``."""
     tensors, doc = read_checkpoint(path)
     model = build_model(doc["model"], doc["config"], doc["field"])
     for net_name, net in model.nets.items():
         prefix = f"{net_name}."
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         try:
             net.load_state_dict(state)
         except RuntimeError as err:
@@ -89,7 +95,7 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu", training
             state: dict[int, dict] = {}
             for k, v in tensors.items():
                 if k.startswith(prefix):
-                    pid, key = k[len(prefix):].split(".", 1)
+                    pid, key = k[len(prefix) :].split(".", 1)
                     state.setdefault(int(pid), {})[key] = v if key == "step" else v.to(device)
             groups = doc.get("optimizer_groups", {}).get(opt_name)
             if groups is None:

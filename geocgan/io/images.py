@@ -46,11 +46,15 @@ def read_training_image(path: str | Path, *, variable: str | None = None) -> np.
             raise InputError(f"{path} has no variable {name!r}; it has {names}")
         arr = ds[name].squeeze().values
     else:
-        raise InputError(f"training image {path}: unknown format {suffix!r}; use .tif, .nc, .zarr or .npy")
+        raise InputError(
+            f"training image {path}: unknown format {suffix!r}; use .tif, .nc, .zarr or .npy"
+        )
     arr = np.asarray(arr).squeeze()
     if arr.ndim != 2:
         raise InputError(f"training image {path} must be 2-D, got shape {arr.shape}")
     if np.isnan(arr).any():
-        raise InputError(f"training image {path} has {int(np.isnan(arr).sum())} missing (NaN/nodata) pixels; "
-                         "crop it to a complete rectangle")
+        raise InputError(
+            f"training image {path} has {int(np.isnan(arr).sum())} missing (NaN/nodata) pixels; "
+            "crop it to a complete rectangle"
+        )
     return arr

@@ -18,8 +18,18 @@ from geocgan.metrics.geostats import (
 )
 
 __all__ = [
-    "brier_score", "conditional_correlation_check", "connectivity_function", "coverage",
-    "ensemble_correlation", "ensemble_spread", "facies_proportions", "honoring", "proportion_error",
-    "simple_kriging_conditional_covariance", "spanning_fraction", "split_wells", "variogram",
+    "brier_score",
+    "conditional_correlation_check",
+    "connectivity_function",
+    "coverage",
+    "ensemble_correlation",
+    "ensemble_spread",
+    "facies_proportions",
+    "honoring",
+    "proportion_error",
+    "simple_kriging_conditional_covariance",
+    "spanning_fraction",
+    "split_wells",
+    "variogram",
     "variogram_error",
 ]

@@ -44,8 +44,10 @@ class DCGAN28Generator(nn.Module):
                 nn.Conv2d(cond_ch, ngf, 4, 2, 1), _act(), nn.Conv2d(ngf, 2 * ngf, 4, 2, 1), _act()
             )
         self.up = nn.Sequential(
-            nn.ConvTranspose2d(4 * ngf + enc, 2 * ngf, 4, 2, 1), nn.ReLU(),  # 14x14
-            nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1), nn.ReLU(),  # 28x28
+            nn.ConvTranspose2d(4 * ngf + enc, 2 * ngf, 4, 2, 1),
+            nn.ReLU(),  # 14x14
+            nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1),
+            nn.ReLU(),  # 28x28
         )
         self.out = nn.Conv2d(ngf + cond_ch, out_ch, 3, 1, 1)
 
@@ -70,8 +72,10 @@ class DCGAN28Discriminator(nn.Module):
     def __init__(self, in_ch: int, cond_ch: int, ndf: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            spectral_norm(nn.Conv2d(in_ch + cond_ch, ndf, 4, 2, 1)), _act(),  # 14x14
-            spectral_norm(nn.Conv2d(ndf, 2 * ndf, 4, 2, 1)), _act(),  # 7x7
+            spectral_norm(nn.Conv2d(in_ch + cond_ch, ndf, 4, 2, 1)),
+            _act(),  # 14x14
+            spectral_norm(nn.Conv2d(ndf, 2 * ndf, 4, 2, 1)),
+            _act(),  # 7x7
             nn.Flatten(),
             spectral_norm(nn.Linear(2 * ndf * 7 * 7, 1)),
         )
@@ -94,7 +98,12 @@ class PixelNorm(nn.Module):
 
 def _block(cin: int, cout: int) -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, 1, 1), PixelNorm(), _act(), nn.Conv2d(cout, cout, 3, 1, 1), PixelNorm(), _act()
+        nn.Conv2d(cin, cout, 3, 1, 1),
+        PixelNorm(),
+        _act(),
+        nn.Conv2d(cout, cout, 3, 1, 1),
+        PixelNorm(),
+        _act(),
     )
 
 
@@ -147,7 +156,9 @@ class SpatialGenerator(nn.Module):
 
     @staticmethod
     def noise_shapes(nz: int, height: int, width: int) -> list[tuple[int, ...]]:
-        return [(nz, height // 16, width // 16)] + [(1, height >> s, width >> s) for s in (3, 2, 1, 0)]
+        return [(nz, height // 16, width // 16)] + [
+            (1, height >> s, width >> s) for s in (3, 2, 1, 0)
+        ]
 
 
 class PatchDiscriminator(nn.Module):
@@ -165,7 +176,11 @@ class PatchDiscriminator(nn.Module):
             cout = ndf * min(2**i, 8)
             layers += [spectral_norm(nn.Conv2d(cin, cout, 4, 2, 1)), _act()]
             cin = cout
-        layers += [spectral_norm(nn.Conv2d(cin, cin, 3, 1, 1)), _act(), spectral_norm(nn.Conv2d(cin, 1, 3, 1, 1))]
+        layers += [
+            spectral_norm(nn.Conv2d(cin, cin, 3, 1, 1)),
+            _act(),
+            spectral_norm(nn.Conv2d(cin, 1, 3, 1, 1)),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:

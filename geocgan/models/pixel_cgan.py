@@ -98,7 +98,9 @@ class PixelCGANConfig:
         if self.lam < 0 or self.lam_local < 0:
             raise InputError(f"lambda must be >= 0, got lam={self.lam}, lam_local={self.lam_local}")
         if self.output not in ("auto", "linear", "tanh", "softmax"):
-            raise InputError(f"output {self.output!r} is unknown; use auto, linear, tanh or softmax")
+            raise InputError(
+                f"output {self.output!r} is unknown; use auto, linear, tanh or softmax"
+            )
         if not 0 < self.density <= 1:
             raise InputError(f"constraint density must be in (0, 1], got {self.density}")
         if self.mode not in ("point", "borehole"):
@@ -194,8 +196,13 @@ class PixelCGAN(GANModel):
         b, _, h, w = real.shape
         dev = real.device
         mask = random_masks(
-            b, (h, w), density=cfg.density, mode=cfg.mode, partial=cfg.partial,
-            generator=generator, device=dev,
+            b,
+            (h, w),
+            density=cfg.density,
+            mode=cfg.mode,
+            partial=cfg.partial,
+            generator=generator,
+            device=dev,
         )  # (B, 1, H, W)
         target = real if cond_source is None else cond_source
         cond = constraint_tensor(target, mask) if cfg.conditional else None
