@@ -52,6 +52,21 @@ class Mode(str, Enum):
     borehole = "borehole"
 
 
+# options shared by the commands that read wells
+ValueColumn = Annotated[
+    str, typer.Option("--value-column", help="Column/property holding the value or facies code.")
+]
+XColumn = Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")]
+YColumn = Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")]
+IdColumn = Annotated[
+    str, typer.Option("--id-column", help="Column of well ids (optional in the file).")
+]
+WellsCRS = Annotated[
+    str | None,
+    typer.Option(help="CRS of the well coordinates if not the grid's; reprojected with pyproj."),
+]
+
+
 def _fail(err: Exception) -> None:
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(1)
@@ -259,18 +274,11 @@ def simulate(
         int, typer.Option(min=0, help="Realization i uses noise seeded by (seed, i).")
     ] = 0,
     batch_size: Annotated[int, typer.Option(min=1, help="Realizations per forward pass.")] = 64,
-    value: Annotated[
-        str,
-        typer.Option("--value-column", help="Column/property holding the value or facies code."),
-    ] = "value",
-    x: Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")] = "x",
-    y: Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")] = "y",
-    well_id: Annotated[
-        str, typer.Option("--id-column", help="Column of well ids (optional in the file).")
-    ] = "well_id",
-    wells_crs: Annotated[
-        str | None, typer.Option(help="CRS of the well coordinates if not the grid's; reprojected.")
-    ] = None,
+    value: ValueColumn = "value",
+    x: XColumn = "x",
+    y: YColumn = "y",
+    well_id: IdColumn = "well_id",
+    wells_crs: WellsCRS = None,
     drop_outside: Annotated[
         bool, typer.Option(help="Drop (and report) wells outside the grid instead of failing.")
     ] = False,
@@ -408,18 +416,11 @@ def evaluate(
         Path | None,
         typer.Option(help="Wells file (CSV/GeoJSON); default the one recorded in the store."),
     ] = None,
-    value: Annotated[
-        str,
-        typer.Option("--value-column", help="Column/property holding the value or facies code."),
-    ] = "value",
-    x: Annotated[str, typer.Option("--x-column", help="Column of x coordinates (CSV).")] = "x",
-    y: Annotated[str, typer.Option("--y-column", help="Column of y coordinates (CSV).")] = "y",
-    well_id: Annotated[
-        str, typer.Option("--id-column", help="Column of well ids (optional in the file).")
-    ] = "well_id",
-    wells_crs: Annotated[
-        str | None, typer.Option(help="CRS of the well coordinates if not the grid's.")
-    ] = None,
+    value: ValueColumn = "value",
+    x: XColumn = "x",
+    y: YColumn = "y",
+    well_id: IdColumn = "well_id",
+    wells_crs: WellsCRS = None,
     holdout: Annotated[
         int, typer.Option(help="Wells held out for the leave-wells-out check (0: skip).")
     ] = 0,

@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 from geocgan.constraints import from_points
 from geocgan.errors import CheckpointError, InputError, OutputExistsError
 from geocgan.fields import COVARIANCE_MODELS, covariance
+from geocgan.io.jsonio import to_json
 from geocgan.metrics.geostats import (
     AXES,
     brier_score,
@@ -163,21 +164,6 @@ def _as_codes(arr: np.ndarray, what: str) -> np.ndarray:
             f"{what} holds {bad}, not an integer facies code; is the field continuous?"
         )
     return np.rint(arr).astype(np.int64)
-
-
-def _to_json(value):
-    """Plain Python types for ``json.dumps(allow_nan=False)``: arrays to lists, NaN/inf to None."""
-    if isinstance(value, Mapping):
-        return {str(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray | list | tuple):
-        return [_to_json(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def training_windows(training_image: np.ndarray, grid_shape: tuple[int, int]) -> np.ndarray:
@@ -332,7 +318,7 @@ def ensemble_statistics(
         facies, ``spanning_error``: largest |difference| of spanning shares), ``spread``, and
         ``conditional_correlation`` (the output of
         :func:`geocgan.metrics.geostats.conditional_correlation_check` plus ``mean_abs_error``
-        over lags). Entries that do not apply are None. Arrays are numpy; see :func:`_to_json`.
+        over lags). Entries that do not apply are None. Arrays are numpy; see :func:`to_json`.
     """
     categorical = reference["categorical"]
     codes = reference["codes"]
@@ -875,7 +861,7 @@ def evaluate(
             **{k: str(p) for k, p in plots.items()},
         },
     }
-    result = _to_json(result)
+    result = to_json(result)
     tmp = out_dir / (STATS_FILE + ".partial")
     tmp.write_text(json.dumps(result, indent=1, allow_nan=False))
     tmp.replace(out_dir / STATS_FILE)

@@ -9,7 +9,7 @@ the same model as ``w * exp(-3 h / r)`` with ``r`` the *practical* range, so ``r
 (:func:`geone_covariance_model`). Channels are simulated by multiple-point statistics (DeeSse) on
 a categorical training image.
 
-Timing protocol (:func:`_timed_runs`): the peer is set up and makes one warm-up realization
+Timing protocol (:func:`timed_runs`): the peer is set up and makes one warm-up realization
 (``setup_s``, which holds the one-off kriging of GSTools), then makes ``max(repeats,
 ceil(n / n_per_call))`` timed calls of ``n_per_call`` realizations each (1 for GSTools, whose
 ``CondSRF`` draws one field a call; ``ceil(n / repeats)`` for geone, which draws many a call).
@@ -181,7 +181,7 @@ def _check_counts(n: int, repeats: int) -> None:
             raise InputError(f"{name}={count} must be a whole number >= 1")
 
 
-def _timed_runs(
+def timed_runs(
     name: str,
     build: Callable[[], Callable[[int, int], np.ndarray]],
     *,
@@ -314,7 +314,7 @@ def gstools_condsrf(
         return simulate
 
     with _gstools_threads(gs, nthreads):
-        return _timed_runs("gstools_condsrf", build, n=n, n_per_call=1, repeats=repeats, seed=seed)
+        return timed_runs("gstools_condsrf", build, n=n, n_per_call=1, repeats=repeats, seed=seed)
 
 
 def _geone_data_coords(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -396,7 +396,7 @@ def geone_sgs(
 
         return simulate
 
-    return _timed_runs(
+    return timed_runs(
         "geone_sgs", build, n=n, n_per_call=math.ceil(n / repeats), repeats=repeats, seed=seed
     )
 
@@ -457,7 +457,7 @@ def geone_fft(
 
         return simulate
 
-    return _timed_runs(
+    return timed_runs(
         "geone_fft", build, n=n, n_per_call=math.ceil(n / repeats), repeats=repeats, seed=seed
     )
 
@@ -570,7 +570,7 @@ def geone_deesse(
 
         return simulate
 
-    return _timed_runs(
+    return timed_runs(
         "geone_deesse", build, n=n, n_per_call=math.ceil(n / repeats), repeats=repeats, seed=seed
     )
 

@@ -1,0 +1,139 @@
+"""The peers benchmark in a tiny configuration, with the peers installed."""
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geocgan.constraints import FieldSpec
+from geocgan.errors import InputError, OutputExistsError
+from geocgan.fields import channel_field
+from geocgan.io.checkpoint import save_checkpoint
+from geocgan.models import build_model
+from geocgan.peers import available_peers
+
+TINY = {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 4, "d_layers": 3}
+SIZE = 32
+
+
+def _load_workflow():
+    path = Path(__file__).resolve().parents[1] / "workflows" / "benchmark_peers.py"
+    spec = importlib.util.spec_from_file_location("benchmark_peers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark_peers"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+bp = _load_workflow()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny config: 32x32 grids, n=3, one timed call, a fresh channel model, a 64x64 TI."""
+    d = tmp_path_factory.mktemp("bench")
+    spec = FieldSpec("categorical", [0, 1])
+    save_checkpoint(d / "ch.safetensors", build_model("pixel-cgan", TINY, spec), {"epoch": 0})
+    np.save(d / "ti.npy", channel_field((64, 64), seed=1, **bp.CHANNELS).astype(np.int64))
+    return bp.BenchConfig(
+        sizes=(SIZE,),
+        n=3,
+        repeats=1,
+        train_epochs=1,
+        train_steps=2,
+        train_batch=4,
+        train_patch=SIZE,
+        train_images=1,
+        train_image_size=96,
+        gaussian_model=TINY,
+        channel_model=d / "ch.safetensors",
+        channel_ti=d / "ti.npy",
+        runs=d / "runs",
+        out=d / "out",
+    )
+
+
+def test_tiny_benchmark_rows_and_outputs(tiny):
+    assert all(available_peers().values()), "the benchmark test needs gstools and geone"
+    rows = bp.run_benchmark(tiny, "pytest")
+    with (tiny.out / "results.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [(r["case"], r["method"]) for r in table] == [
+        ("gaussian", "geocgan"),
+        ("gaussian", "gstools_condsrf"),
+        ("gaussian", "geone_sgs"),
+        ("gaussian", "geone_fft"),
+        ("channels", "geocgan"),
+        ("channels", "geone_deesse"),
+    ]
+    n_wells = round(bp.DENSITY * SIZE * SIZE)  # 0.5 % of the truth's pixels
+    for r, row in zip(table, rows, strict=True):
+        assert r["size"] == str(SIZE) and r["n"] == "3"
+        assert r["n_held_out"] == str(max(1, round(0.2 * n_wells)))
+        assert float(r["per_realization_s"]) > 0 and float(r["setup_s"]) > 0
+        assert float(r["geocgan_speedup"]) == pytest.approx(
+            row["per_realization_s"]
+            / rows[0 if r["case"] == "gaussian" else 4]["per_realization_s"],
+            rel=1e-5,
+        )
+        if r["case"] == "gaussian":
+            assert r["brier"] == "" and r["proportion_error"] == ""
+            assert 0 <= float(r["coverage"]) <= 1 and float(r["corr_error"]) >= 0
+            assert float(r["coverage_expected"]) == pytest.approx(0.9 * 2 / 4)
+        else:
+            assert r["coverage"] == "" and 0 <= float(r["brier"]) <= 2
+            assert float(r["channel_proportion_ti"]) == pytest.approx(0.28, abs=0.03)
+    for r in table[1:4] + table[5:]:  # the peers honor the wells exactly
+        assert float(r["honoring"]) == (
+            1.0 if r["case"] == "channels" else pytest.approx(0, abs=1e-10)
+        )
+    md = (tiny.out / "results.md").read_text()
+    assert "command: `pytest`" in md and "## Targets" in md and "load average" in md
+    assert md.count("| geocgan | 32 |") == 2
+    for name in (
+        "timing",
+        "channel_statistics",
+        "gaussian_correlation",
+        "gaussian_coverage",
+        "examples_gaussian_32",
+        "examples_channels_32",
+    ):
+        assert (tiny.out / f"{name}.png").stat().st_size > 0
+    assert (tiny.runs / "gaussian.safetensors").is_file()  # cached for the next run
+
+    with pytest.raises(OutputExistsError, match="results.csv exists; pass --overwrite"):
+        bp.run_benchmark(tiny)
+
+
+def test_missing_peer_is_skipped_with_a_message(tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bp, "available_peers", lambda: {**available_peers(), "geone_deesse": False})
+    cfg = bp.BenchConfig(**{**tiny.__dict__, "cases": ("channels",), "out": tmp_path})
+    rows = bp.run_benchmark(cfg)
+    assert [r["method"] for r in rows] == ["geocgan"]
+    assert "peers missing, skipped: geone_deesse (install: pip install geocgan[peers])" in (
+        capsys.readouterr().err
+    )
+
+
+def test_unknown_case_and_missing_channel_model(tiny, tmp_path):
+    with pytest.raises(InputError, match=r"unknown case\(s\) \['faults'\]"):
+        bp.run_benchmark(bp.BenchConfig(**{**tiny.__dict__, "cases": ("faults",)}))
+    cfg = bp.BenchConfig(
+        **{
+            **tiny.__dict__,
+            "cases": ("channels",),
+            "out": tmp_path,
+            "channel_model": tmp_path / "none.safetensors",
+        }
+    )
+    with pytest.raises(InputError, match="none.safetensors does not exist.*--channel-model"):
+        bp.run_benchmark(cfg)
+
+
+def test_quick_option_sets_a_small_separate_run():
+    cfg = bp.parse_args(["--quick", "--cases", "channels"])
+    assert cfg.sizes == (64,) and cfg.n == 10 and cfg.cases == ("channels",)
+    assert cfg.out.name == "quick" and cfg.runs.name == "quick"
