@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint sample-data clean
+.PHONY: setup demo test lint sample-data throughput lambda-quick benchmark clean
 
 setup: $(VENV)/.installed
 
@@ -25,8 +25,18 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check geocgan tests workflows
 
+# workflows (one torch thread each: on a shared 2-vCPU machine two threads thrash)
 sample-data: setup
-	$(PY) workflows/make_sample_data.py
+	OMP_NUM_THREADS=1 $(PY) workflows/make_sample_data.py
+
+throughput: setup
+	OMP_NUM_THREADS=1 $(PY) workflows/throughput.py
+
+lambda-quick: setup
+	OMP_NUM_THREADS=1 $(PY) workflows/lambda_study.py --quick --threads 1
+
+benchmark: setup
+	$(PY) workflows/benchmark_peers.py --threads 1
 
 clean:
 	rm -rf out runs .pytest_cache
