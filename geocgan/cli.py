@@ -61,6 +61,15 @@ YColumn = Annotated[str, typer.Option("--y-column", help="Column of y coordinate
 IdColumn = Annotated[
     str, typer.Option("--id-column", help="Column of well ids (optional in the file).")
 ]
+DepthColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--depth-column", help="Vertical sections: column of depth below --datum (positive down)."
+    ),
+]
+Datum = Annotated[
+    float, typer.Option(help="Vertical sections: elevation of depth 0, grid y units.")
+]
 WellsCRS = Annotated[
     str | None,
     typer.Option(help="CRS of the well coordinates if not the grid's; reprojected with pyproj."),
@@ -279,6 +288,8 @@ def simulate(
     y: YColumn = "y",
     well_id: IdColumn = "well_id",
     wells_crs: WellsCRS = None,
+    depth: DepthColumn = None,
+    datum: Datum = 0.0,
     drop_outside: Annotated[
         bool, typer.Option(help="Drop (and report) wells outside the grid instead of failing.")
     ] = False,
@@ -326,7 +337,14 @@ def simulate(
             overwrite=overwrite,
             progress=not quiet,
             dask_address=dask,
-            wells_columns={"value": value, "x": x, "y": y, "well_id": well_id},
+            wells_columns={
+                "value": value,
+                "x": x,
+                "y": y,
+                "well_id": well_id,
+                "depth": depth,
+                "datum": datum,
+            },
             wells_crs=wells_crs,
             drop_outside=drop_outside,
         )
@@ -421,6 +439,8 @@ def evaluate(
     y: YColumn = "y",
     well_id: IdColumn = "well_id",
     wells_crs: WellsCRS = None,
+    depth: DepthColumn = None,
+    datum: Datum = 0.0,
     holdout: Annotated[
         int, typer.Option(help="Wells held out for the leave-wells-out check (0: skip).")
     ] = 0,
@@ -459,7 +479,14 @@ def evaluate(
             training_image=training_image,
             out_dir=out,
             wells=wells,
-            wells_columns={"value": value, "x": x, "y": y, "well_id": well_id},
+            wells_columns={
+                "value": value,
+                "x": x,
+                "y": y,
+                "well_id": well_id,
+                "depth": depth,
+                "datum": datum,
+            },
             wells_crs=wells_crs,
             holdout=holdout,
             holdout_seed=holdout_seed,

@@ -410,3 +410,103 @@ def test_facies_codes_must_be_known_integers(grid, tmp_path):
         r"line 3 \(well B\): 7",
     ):
         read_wells(path, grid, categorical=True, codes=[2, 1, 0])
+
+
+# ---------------------------------------------------------------- wells: vertical sections
+
+
+@pytest.fixture
+def section() -> Grid:
+    """Vertical section of 5 m pixels: x 0..200 m along the section, elevation 0 to -100 m."""
+    return Grid.from_bounds(0, -100, 200, 0, 5, UTM)
+
+
+def test_borehole_log_fills_a_column_of_pixels(section, tmp_path):
+    assert section.shape == (20, 40)  # rows count down from elevation 0, 5 m each
+    path = write_csv(
+        tmp_path / "log.csv",
+        "well_id,x,depth,value\n"
+        "BH1,72.5,0,0.1\nBH1,72.5,12.5,0.2\nBH1,72.5,50,0.3\nBH1,72.5,52,0.5\nBH1,72.5,97.5,0.6\n"
+        "BH2,150,47.5,0.9\n",
+    )
+    wells = read_wells(path, section, depth="depth")
+    # row = floor(depth / 5), col = floor(x / 5); depths 50 and 52 share row 10 and are averaged.
+    assert wells.rows.tolist() == [0, 2, 10, 19, 9]
+    assert wells.cols.tolist() == [14, 14, 14, 14, 30]
+    assert wells.values.tolist() == pytest.approx([0.1, 0.2, 0.4, 0.6, 0.9])
+    assert wells.y.tolist() == [0.0, -12.5, -51.0, -97.5, -47.5]  # elevation = 0 - depth
+    assert wells.ids.tolist() == ["BH1", "BH1", "BH1+BH1", "BH1", "BH2"]
+    assert wells.report[0]["row"] == 10 and wells.report[0]["rule"] == "mean"
+    assert wells.source_crs == section.crs and wells.dropped == []
+
+
+def test_datum_shifts_the_rows(section, tmp_path):
+    path = write_csv(tmp_path / "log.csv", "x,depth,value\n12.5,12.5,1\n12.5,42.5,2\n")
+    assert read_wells(path, section, depth="depth").rows.tolist() == [2, 8]
+    # A datum 20 m below the section's top moves every sample 20 m = 4 rows down.
+    shifted = read_wells(path, section, depth="depth", datum=-20.0)
+    assert shifted.rows.tolist() == [6, 12] and shifted.y.tolist() == [-32.5, -62.5]
+    # A datum 10 m above the top (e.g. a kelly bushing) moves them 2 rows up.
+    assert read_wells(path, section, depth="depth", datum=10).rows.tolist() == [0, 6]
+    with pytest.raises(InputError, match=r"datum=nan \(--datum\) is not a finite number"):
+        read_wells(path, section, depth="depth", datum=float("nan"))
+
+
+def test_section_missing_depth_column(section, tmp_path):
+    path = write_csv(tmp_path / "log.csv", "x,TVD,value\n10,5,1\n")
+    with pytest.raises(
+        InputError,
+        match=r"no column 'depth' for the depths below the datum.*Did you mean 'TVD'\?"
+        r".*depth=\.\.\. \(command line: --depth-column\)",
+    ):
+        read_wells(path, section, depth="depth")
+
+
+def test_section_nan_depth_names_line_and_well(section, tmp_path):
+    path = write_csv(tmp_path / "log.csv", "well_id,x,depth,value\nBH1,10,5,1\nBH1,10,NaN,2\n")
+    with pytest.raises(
+        InputError, match=r"missing or NaN depth \('depth'\) at line 3 \(well BH1\): 'NaN'\. Fill"
+    ):
+        read_wells(path, section, depth="depth")
+
+
+def test_section_samples_below_the_grid(section, tmp_path):
+    path = write_csv(
+        tmp_path / "log.csv", "well_id,x,depth,value\nBH1,10,5,1\nBH1,10,120,2\nBH2,60,5,3\n"
+    )
+    with pytest.raises(
+        ConstraintError,
+        match=r"1 of 3 well\(s\) lie outside the grid \(x 0 to 200, y -100 to 0.*"
+        r"line 3 \(well BH1\) at x=10, depth=120 \(elevation y = datum 0 - depth\).*--drop-outside",
+    ):
+        read_wells(path, section, depth="depth")
+    wells = read_wells(path, section, depth="depth", drop_outside=True)
+    assert wells.rows.tolist() == [1, 1] and wells.cols.tolist() == [2, 12]
+    assert wells.dropped == [
+        {
+            "well_id": "BH1",
+            "where": "line 3",
+            "x": 10.0,
+            "y": -120.0,
+            "depth": 120.0,
+            "reason": "outside the grid",
+        }
+    ]
+    # Every sample outside: a wrong datum is the likely cause.
+    with pytest.raises(
+        ConstraintError, match=r"3 of 3 .*Check the datum \(datum=\.\.\., --datum\)"
+    ):
+        read_wells(path, section, depth="depth", datum=-500)
+
+
+def test_section_refuses_geojson_and_reprojection(section, tmp_path):
+    path = write_geojson(tmp_path / "w.geojson", [(10.0, 5.0, {"value": 1.0})])
+    with pytest.raises(InputError, match=r"--depth-column\) reads vertical sections from CSV only"):
+        read_wells(path, section, depth="depth")
+    path = write_csv(tmp_path / "log.csv", "x,depth,value\n10,5,1\n")
+    with pytest.raises(
+        InputError,
+        match=r"crs=EPSG:4326 \(--wells-crs\) was given with depth=.*taken in the grid's units",
+    ):
+        read_wells(path, section, depth="depth", crs="EPSG:4326")
+    assert read_wells(path, section, depth="depth", crs=UTM).rows.tolist() == [1]

@@ -12,6 +12,17 @@ CRS rules
 * Wells in another CRS than the grid's are reprojected with pyproj (``always_xy=True``:
   x = easting/longitude, y = northing/latitude).
 
+Vertical sections
+-----------------
+A vertical section is a grid whose x axis is the distance along the section (or an easting)
+and whose y axis is elevation, positive up (GeoTIFF rows go down the raster, so row 0 is the
+top). Pass ``depth=`` (the command line's ``--depth-column``) to read well logs on such a
+grid: each CSV row gives ``x`` (the borehole's position along the section, in the grid's
+units) and a depth, positive down below a datum; its elevation is ``y = datum - depth``
+(``datum=``, ``--datum``, default 0). No y column is needed then. Each sample row is one
+constrained pixel, so a borehole gives a column of pixels. Section coordinates are taken in the
+grid's units: no reprojection is done, and GeoJSON files are not accepted for sections.
+
 Several wells in one pixel are combined: the mean for continuous values, the majority
 code for categorical ones (ties go to the smallest code, with a warning when codes
 disagree). Every combination is listed in :attr:`Wells.report`.
@@ -34,18 +45,28 @@ from rasterio.crs import CRS
 from geocgan.errors import ConstraintError, GridError, InputError
 from geocgan.io.grid import Grid, parse_crs
 
-# Python keyword -> command-line option that names each column (quoted in error messages).
+# Python keyword -> command-line option (quoted in error messages): the column names, and the
+# datum of a vertical section.
 COLUMN_OPTIONS = {
     "x": "--x-column",
     "y": "--y-column",
     "value": "--value-column",
     "well_id": "--id-column",
+    "depth": "--depth-column",
+    "datum": "--datum",
 }
-_ROLES = {"x": "x coordinates", "y": "y coordinates", "value": "values", "well_id": "well ids"}
+_ROLES = {
+    "x": "x coordinates",
+    "y": "y coordinates",
+    "value": "values",
+    "well_id": "well ids",
+    "depth": "depths below the datum",
+}
 # Common column names for coordinates, suggested when the expected name is missing.
 _COORD_ALIASES = {
     "x": ("lon", "long", "longitude", "easting", "east", "x_coord", "xcoord"),
     "y": ("lat", "latitude", "northing", "north", "y_coord", "ycoord"),
+    "depth": ("tvd", "depth_m", "z_depth"),
 }
 _MAX_LISTED = 5  # problems listed per error message before "... and N more"
 _CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -61,7 +82,8 @@ class Wells:
     ids : numpy.ndarray of str, shape (m,)
         Label of each entry: the well id, or ids joined by "+" where wells were combined.
     x, y : numpy.ndarray of float64, shape (m,)
-        Mean position of the entry's wells, in the grid's CRS (``crs``).
+        Mean position of the entry's wells, in the grid's CRS (``crs``); for a vertical
+        section, position along the section and elevation ``datum - depth``.
     rows, cols : numpy.ndarray of int64, shape (m,)
         Pixel indices on the grid.
     values : numpy.ndarray, shape (m,)
@@ -70,7 +92,8 @@ class Wells:
         Ids of the wells behind each entry.
     dropped : list of dict
         Wells left out (outside the grid with ``drop_outside=True``), with their location
-        in the file and their coordinates as given.
+        in the file and their coordinates as given (for a section also ``"depth"``, with
+        ``"y"`` the elevation ``datum - depth``).
     report : list of dict
         One record per pixel holding several wells: ids, values, the value kept and the rule.
     source : Path
@@ -134,9 +157,10 @@ class _Table:
     where: list[str]  # location in the file, e.g. "line 4" or "feature 2"
     ids: list[str]  # well ids (generated from `where` when the file has none)
     x: list[object]
-    y: list[object]
+    y: list[object]  # empty for a vertical section, which gives depths instead
     value: list[object]
     declared_crs: CRS | None = None
+    depth: list[object] = field(default_factory=list)  # vertical sections only
 
     def label(self, i: int) -> str:
         """ "line 4 (well W3)", or "line 4" when the id was generated from the location."""
@@ -157,6 +181,8 @@ def read_wells(
     categorical: bool = False,
     codes: Sequence[int] | None = None,
     drop_outside: bool = False,
+    depth: str | None = None,
+    datum: float = 0.0,
 ) -> Wells:
     """Read wells from a CSV or GeoJSON file and snap them to ``grid``.
 
@@ -170,7 +196,8 @@ def read_wells(
     value : str, default "value"
         Column (CSV) or property (GeoJSON) holding the measured value or facies code.
     x, y : str, default "x", "y"
-        Coordinate columns of a CSV file (GeoJSON uses the point geometry).
+        Coordinate columns of a CSV file (GeoJSON uses the point geometry). ``y`` is ignored
+        when ``depth`` is given.
     well_id : str, default "well_id"
         Column/property with well names. Optional when left at the default: wells are then
         named by their location in the file ("line 4", "feature 2"); a GeoJSON feature's
@@ -184,6 +211,14 @@ def read_wells(
         The facies codes the model knows; other codes are refused. Categorical only.
     drop_outside : bool, default False
         Drop wells outside the grid (listed in ``Wells.dropped``) instead of failing.
+    depth : str, optional
+        Read a vertical section: the CSV column with depths (grid units, positive down below
+        ``datum``) replaces the y column, and each row's elevation is ``datum - depth``. The
+        grid's y axis must be elevation (positive up); ``x`` is the position along the
+        section in the grid's units. CSV only; no reprojection (``crs`` must be None or the
+        grid's CRS).
+    datum : float, default 0.0
+        Elevation of depth 0, in the grid's y units. Only used with ``depth``.
 
     Returns
     -------
@@ -193,7 +228,8 @@ def read_wells(
     ------
     InputError
         Missing or unreadable file, missing columns, non-numeric or empty values,
-        non-integer facies codes, a CRS conflict.
+        non-integer facies codes, a CRS conflict, ``depth`` with a GeoJSON file or with a
+        ``crs`` other than the grid's.
     ConstraintError
         Wells outside the grid (without ``drop_outside``), unknown facies codes, no well
         left on the grid.
@@ -202,8 +238,10 @@ def read_wells(
     if not path.is_file():
         raise InputError(f"Well file {path} does not exist. Check the path.")
     suffix = path.suffix.lower()
+    if depth is not None:
+        _check_section(path, suffix, crs, grid, datum)
     if suffix in _CSV_SUFFIXES:
-        table = _read_csv(path, value=value, x=x, y=y, well_id=well_id)
+        table = _read_csv(path, value=value, x=x, y=y, well_id=well_id, depth=depth)
     elif suffix in _GEOJSON_SUFFIXES:
         table = _read_geojson(path, value=value, well_id=well_id)
     else:
@@ -214,28 +252,39 @@ def read_wells(
         raise InputError(f"Well file {path} holds no wells. Add at least one data row.")
 
     xs = _numbers(table, table.x, path, what=f"x coordinate ({x!r})")  # (n,)
-    ys = _numbers(table, table.y, path, what=f"y coordinate ({y!r})")  # (n,)
+    if depth is None:
+        ys = _numbers(table, table.y, path, what=f"y coordinate ({y!r})")  # (n,)
+        depths = None
+    else:
+        depths = _numbers(table, table.depth, path, what=f"depth ({depth!r})")  # (n,)
+        ys = datum - depths  # (n,) elevation, positive up
     vals = _numbers(table, table.value, path, what=f"value ({value!r})")  # (n,)
     if categorical:
         vals = _check_codes(table, vals, path, codes)
     elif codes is not None:
         raise InputError("`codes` only applies to categorical wells; pass categorical=True.")
 
-    source_crs = _source_crs(table, path, crs, grid, is_csv=suffix in _CSV_SUFFIXES)
-    gx, gy = _to_grid_crs(table, xs, ys, source_crs, grid, path)  # (n,), (n,)
+    if depth is None:
+        source_crs = _source_crs(table, path, crs, grid, is_csv=suffix in _CSV_SUFFIXES)
+        gx, gy = _to_grid_crs(table, xs, ys, source_crs, grid, path)  # (n,), (n,)
+    else:
+        source_crs, gx, gy = grid.crs, xs, ys  # section coordinates are in grid units
     rows, cols = grid.rowcol(gx, gy)  # (n,), (n,)
     inside = grid.contains(rows, cols)  # (n,) bool
     dropped = []
     if not inside.all():
         outside = np.flatnonzero(~inside)
         if not drop_outside or inside.sum() == 0:
-            raise _outside_error(table, outside, xs, ys, source_crs, grid, path)
+            raise _outside_error(
+                table, outside, xs, ys, source_crs, grid, path, depths=depths, datum=datum
+            )
         dropped = [
             {
                 "well_id": table.ids[i],
                 "where": table.where[i],
                 "x": float(xs[i]),
                 "y": float(ys[i]),
+                **({} if depths is None else {"depth": float(depths[i])}),
                 "reason": "outside the grid",
             }
             for i in outside
@@ -252,6 +301,34 @@ def read_wells(
     )
 
 
+def _check_section(path: Path, suffix: str, crs: object, grid: Grid, datum: float) -> None:
+    """Refuse what a vertical section cannot take: GeoJSON, reprojection, a non-finite datum."""
+    if not np.isfinite(datum):
+        raise InputError(
+            f"Well file {path}: datum={datum!r} ({COLUMN_OPTIONS['datum']}) is not a finite "
+            "number. Give the elevation of depth 0 in the grid's y units."
+        )
+    if suffix in _GEOJSON_SUFFIXES:
+        raise InputError(
+            f"Well file {path}: depth=... ({COLUMN_OPTIONS['depth']}) reads vertical sections "
+            "from CSV only; GeoJSON points have no depth column. Save the well logs as CSV with "
+            "columns x, depth and value."
+        )
+    if crs is None:
+        return
+    try:
+        given = parse_crs(crs, what=f"the wells in {path}")
+    except GridError as exc:
+        raise InputError(str(exc)) from exc
+    if given != grid.crs:
+        raise InputError(
+            f"Well file {path}: crs={given.to_string()} (--wells-crs) was given with "
+            f"depth=... ({COLUMN_OPTIONS['depth']}), but section coordinates are taken in the "
+            f"grid's units ({grid.crs.to_string()}) and cannot be reprojected. Drop --wells-crs "
+            "and give x as the position along the section, in the grid's units."
+        )
+
+
 def _missing_column(path: Path, name: str, role: str, found: list[str], kind: str) -> InputError:
     """Error for a column/property that is not there, with the ones found and a suggestion."""
     lowered = {c.lower(): c for c in found}
@@ -266,8 +343,11 @@ def _missing_column(path: Path, name: str, role: str, found: list[str], kind: st
     )
 
 
-def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str) -> _Table:
-    """Read a CSV as strings; data row i (0-based) is line i + 2 of the file."""
+def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str, depth: str | None) -> _Table:
+    """Read a CSV as strings; data row i (0-based) is line i + 2 of the file.
+
+    With ``depth`` (a vertical section) the depth column is read instead of the y column.
+    """
     try:
         with open(path, encoding="utf-8-sig") as f:
             header = f.readline()
@@ -288,7 +368,7 @@ def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str) -> _Table
     except pd.errors.EmptyDataError as exc:
         raise InputError(
             f"Well file {path} is empty. It needs a header row naming the columns "
-            f"({x}, {y}, {value}) and one row per well."
+            f"({x}, {y if depth is None else depth}, {value}) and one row per well."
         ) from exc
     except pd.errors.ParserError as exc:
         raise InputError(
@@ -298,7 +378,8 @@ def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str) -> _Table
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.fillna("")
     found = list(frame.columns)
-    for role, name in (("x", x), ("y", y), ("value", value)):
+    second = ("y", y) if depth is None else ("depth", depth)
+    for role, name in (("x", x), second, ("value", value)):
         if name not in frame.columns:
             raise _missing_column(path, name, role, found, "column")
     if well_id not in frame.columns and well_id != "well_id":
@@ -312,7 +393,9 @@ def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str) -> _Table
         ids = [s.strip() or w for s, w in zip(frame[well_id], where, strict=True)]
     else:
         ids = list(where)
-    return _Table(where, ids, list(frame[x]), list(frame[y]), list(frame[value]))
+    if depth is None:
+        return _Table(where, ids, list(frame[x]), list(frame[y]), list(frame[value]))
+    return _Table(where, ids, list(frame[x]), [], list(frame[value]), depth=list(frame[depth]))
 
 
 def _read_geojson(path: Path, *, value: str, well_id: str) -> _Table:
@@ -503,8 +586,8 @@ def _to_grid_crs(
     return gx, gy
 
 
-def _at(table: _Table, i: int, xs: np.ndarray, ys: np.ndarray) -> str:
-    return f"{table.label(i)} at x={xs[i]:.10g}, y={ys[i]:.10g}"
+def _at(table: _Table, i: int, xs: np.ndarray, ys: np.ndarray, y_name: str = "y") -> str:
+    return f"{table.label(i)} at x={xs[i]:.10g}, {y_name}={ys[i]:.10g}"
 
 
 def _outside_error(
@@ -515,17 +598,33 @@ def _outside_error(
     src: CRS,
     grid: Grid,
     path: Path,
+    *,
+    depths: np.ndarray | None = None,
+    datum: float = 0.0,
 ) -> ConstraintError:
-    """Error listing wells outside the grid, with the grid's bounds and the likely fix."""
+    """Error listing wells outside the grid, with the grid's bounds and the likely fix.
+
+    ``depths`` (n,) marks a vertical section: wells are then listed by x and depth.
+    """
     xmin, ymin, xmax, ymax = grid.bounds
     n, total = len(outside), len(table.where)
+    if depths is None:
+        listed = [_at(table, i, xs, ys) for i in outside]
+        given = f"coordinates as in the file, {src.to_string()}"
+    else:
+        listed = [_at(table, i, xs, depths, "depth") for i in outside]
+        given = f"elevation y = datum {datum:g} - depth"
     msg = (
         f"Well file {path}: {n} of {total} well(s) lie outside the grid "
         f"(x {xmin:.10g} to {xmax:.10g}, y {ymin:.10g} to {ymax:.10g}, {grid.crs.to_string()}): "
-        f"{_listing([_at(table, i, xs, ys) for i in outside])} (coordinates as in the file, "
-        f"{src.to_string()})."
+        f"{_listing(listed)} ({given})."
     )
-    if n == total:
+    if n == total and depths is not None:
+        msg += (
+            f" Check the datum (datum=..., {COLUMN_OPTIONS['datum']}) and that the grid is a "
+            "vertical section whose y axis is elevation, positive up, in the units of the depths."
+        )
+    elif n == total:
         looks_lonlat = np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90)
         if src == grid.crs and looks_lonlat and not grid.crs.is_geographic:
             msg += (
