@@ -32,8 +32,8 @@ from geocgan.errors import InputError, OutputExistsError
 from geocgan.io.checkpoint import load_model
 from geocgan.io.ensemble import (
     EnsembleStore,
-    open_ensemble,
-    write_geotiff_stack,
+    iter_realizations,
+    write_geotiff_chunks,
     write_summary_geotiff,
 )
 from geocgan.io.grid import Grid
@@ -64,11 +64,13 @@ class SimulateConfig:
     )
     wells_crs: str | None = None
     drop_outside: bool = False
+    write_chunk: int = 64  # realizations read at a time to write the outputs (no CLI flag)
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.batch_size < 1:
+        if self.n < 1 or self.batch_size < 1 or self.write_chunk < 1:
             raise InputError(
-                f"n and batch_size must be >= 1, got n={self.n}, batch_size={self.batch_size}"
+                "n, batch_size and write_chunk must be >= 1, got "
+                f"n={self.n}, batch_size={self.batch_size}, write_chunk={self.write_chunk}"
             )
         if self.seed < 0:
             raise InputError(f"seed must be >= 0, got {self.seed}")
@@ -202,34 +204,39 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
             model,
         )
 
-    ds = open_ensemble(store_path, allow_incomplete=True)
-    fields = ds[name].values  # (n, H, W) raw generator output
-    report = honoring_report(fields, wells, categorical)
-    if config.exact:
-        fields = fields.copy()
-        fields[:, wells.rows, wells.cols] = wells.values
-        snapped = honoring_report(fields, wells, categorical)
-        report["after_exact_snapping"] = {
-            "metric": report["metric"],
-            "overall": snapped["overall"],
-            "note": "realizations.tif and summary.tif are snapped to the wells",
-        }
+    stats = _EnsembleStats(wells, spec, grid.shape, config.exact)
+
+    def outputs():  # (start, chunk) of the GeoTIFF's bands, snapped with exact; feeds stats
+        for start, raw in iter_realizations(
+            store_path, config.write_chunk, allow_incomplete=True
+        ):  # (k, H, W) raw generator output
+            yield start, stats.add(raw)
+
+    write_geotiff_chunks(
+        out / "realizations.tif",
+        grid,
+        outputs(),
+        count=config.n,
+        band_names=[f"realization {i}" for i in range(config.n)],
+        tags={"seed": config.seed, "model": str(checkpoint), "exact": config.exact},
+        overwrite=True,
+    )
+    report = stats.report()
     report.update(wells=wells.to_dict(), seed=config.seed, n=config.n, model=str(checkpoint))
 
     from geocgan.plots import plot_overview
 
-    summary = summary_bands(fields, spec)
+    summary = stats.summary()
+    head, n_total, value_range = stats.overview()
     plot_overview(
-        out / "overview.png", fields, grid, wells, spec, summary
-    )  # first: the likeliest to fail
-    bands = {f"realization {i}": fields[i] for i in range(config.n)}
-    write_geotiff_stack(
-        out / "realizations.tif",
+        out / "overview.png",
+        head,
         grid,
-        np.stack(list(bands.values())),
-        band_names=list(bands),
-        tags={"seed": config.seed, "model": str(checkpoint), "exact": config.exact},
-        overwrite=True,
+        wells,
+        spec,
+        summary,
+        n_total=n_total,
+        value_range=value_range,
     )
     write_summary_geotiff(out / "summary.tif", grid, summary, tags={"n": config.n}, overwrite=True)
     tmp = out / "honoring.json.partial"
@@ -306,16 +313,6 @@ def _generate(
                 bar.update(len(idx))
 
 
-def summary_bands(fields: np.ndarray, spec) -> dict[str, np.ndarray]:
-    """Mean and standard deviation, or one probability band per facies."""
-    if spec.kind == "categorical":
-        return {
-            f"probability of facies {c}": (fields == c).mean(0).astype(np.float32)
-            for c in spec.codes
-        }
-    return {"mean": fields.mean(0).astype(np.float32), "std": fields.std(0).astype(np.float32)}
-
-
 def neighbourhood_majority(fields: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Majority facies of the (up to 8) neighbours of each well pixel: ``(n, n_wells)``, NaN on a tie."""
     n, h, w = fields.shape
@@ -336,9 +333,151 @@ def neighbourhood_majority(fields: np.ndarray, rows: np.ndarray, cols: np.ndarra
     return np.where(tie, np.nan, codes[counts.argmax(0)])  # a tie is no majority
 
 
-def honoring_report(fields: np.ndarray, wells: Wells, categorical: bool) -> dict:
-    """Per well: observed value vs the realizations at its pixel (raw generator output)."""
-    sim = fields[:, wells.rows, wells.cols]  # (n, n_wells)
+class _Moments:
+    """Per-pixel mean and sum of squared deviations, merged chunk by chunk in float64.
+
+    Chan et al.'s pairwise update: exact to rounding and free of the cancellation of
+    ``sum(x**2) - n * mean**2``.
+    """
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.n = 0
+        self.mean = np.zeros(shape)  # (H, W)
+        self.m2 = np.zeros(shape)  # (H, W) sum of squared deviations from the mean
+
+    def add(self, chunk: np.ndarray) -> None:
+        c = chunk.astype(np.float64)  # (k, H, W)
+        k, mean = len(c), c.mean(0)
+        delta = mean - self.mean  # (H, W)
+        total = self.n + k
+        self.mean += delta * k / total
+        self.m2 += ((c - mean) ** 2).sum(0) + delta**2 * self.n * k / total
+        self.n = total
+
+    def variance(self) -> float:
+        """Variance of all values (every pixel of every realization), as ``fields.var()``."""
+        return float((self.m2 / self.n).mean() + self.mean.var())
+
+
+class _EnsembleStats:
+    """What the outputs need of an ensemble, accumulated chunk by chunk (see :meth:`add`).
+
+    Parameters
+    ----------
+    wells : Wells
+        The conditioning wells.
+    spec : FieldSpec
+        Continuous or categorical (with its facies codes).
+    shape : tuple of int
+        Grid (height, width).
+    exact : bool
+        Snap the realizations to the wells in the outputs (not in the honoring report).
+    n_show : int, default 4
+        Realizations kept for the overview figure.
+    """
+
+    def __init__(self, wells: Wells, spec, shape: tuple[int, int], exact: bool, n_show: int = 4):
+        self.wells, self.spec, self.exact, self.n_show = wells, spec, exact, n_show
+        self.categorical = spec.kind == "categorical"
+        self.sim: list[np.ndarray] = []  # (k, n_wells) raw values at the well pixels
+        self.snapped: list[np.ndarray] = []  # (k, n_wells) the same after snapping
+        self.around: list[np.ndarray] = []  # (k, n_wells) majority of the 8 neighbours
+        self.head: list[np.ndarray] = []  # (H, W) the first n_show output realizations
+        self.n = 0
+        self.lo, self.hi = np.inf, -np.inf  # range of the output values
+        if self.categorical:
+            self.counts = np.zeros((len(spec.codes), *shape), np.int64)  # (K, H, W)
+        else:
+            self.raw = _Moments(shape)  # of the generator output: the report's field_variance
+            self.moments = _Moments(shape) if exact else self.raw  # of the output: summary.tif
+
+    def add(self, chunk: np.ndarray) -> np.ndarray:
+        """Take realizations (k, H, W) of raw generator output; return them as output."""
+        rows, cols = self.wells.rows, self.wells.cols
+        self.sim.append(chunk[:, rows, cols])  # (k, n_wells)
+        if self.categorical:
+            self.around.append(neighbourhood_majority(chunk, rows, cols))
+        else:
+            self.raw.add(chunk)
+        if self.exact:
+            chunk = chunk.copy()
+            chunk[:, rows, cols] = self.wells.values
+            self.snapped.append(chunk[:, rows, cols])
+        if self.categorical:
+            for k, code in enumerate(self.spec.codes):
+                self.counts[k] += (chunk == code).sum(0)
+        elif self.exact:
+            self.moments.add(chunk)
+        self.head.extend(np.array(chunk[: self.n_show - len(self.head)]))  # copies, not views
+        if np.isfinite(chunk).any():
+            self.lo, self.hi = min(self.lo, np.nanmin(chunk)), max(self.hi, np.nanmax(chunk))
+        self.n += len(chunk)
+        return chunk
+
+    def summary(self) -> dict[str, np.ndarray]:
+        """Mean and standard deviation, or one probability band per facies (float32 maps)."""
+        if self.categorical:
+            return {
+                f"probability of facies {c}": (self.counts[k] / self.n).astype(np.float32)
+                for k, c in enumerate(self.spec.codes)
+            }
+        std = np.sqrt(self.moments.m2 / self.n)  # (H, W) population std, as numpy's
+        return {"mean": self.moments.mean.astype(np.float32), "std": std.astype(np.float32)}
+
+    def report(self) -> dict:
+        """The honoring report of the raw output (plus ``after_exact_snapping`` with exact)."""
+        report = honoring_report(
+            np.concatenate(self.sim),
+            self.wells,
+            self.categorical,
+            around=np.concatenate(self.around) if self.categorical else None,
+            field_variance=None if self.categorical else self.raw.variance(),
+        )
+        if self.exact:
+            report["after_exact_snapping"] = {
+                "metric": report["metric"],
+                "overall": _overall(np.concatenate(self.snapped), self.wells, self.categorical),
+                "note": "realizations.tif and summary.tif are snapped to the wells",
+            }
+        return report
+
+    def overview(self) -> tuple[np.ndarray, int, tuple[float, float]]:
+        """First realizations ``(n_show, H, W)``, ensemble size and value range, for the overview."""
+        return np.stack(self.head), self.n, (self.lo, self.hi)
+
+
+def _overall(sim: np.ndarray, wells: Wells, categorical: bool) -> float:
+    """Share of well pixels with the well's facies, or the MSE there; sim: (n, n_wells)."""
+    if categorical:
+        return float((sim == wells.values[None]).mean())
+    return float(((sim - wells.values[None]) ** 2).mean())
+
+
+def honoring_report(
+    sim: np.ndarray,
+    wells: Wells,
+    categorical: bool,
+    *,
+    around: np.ndarray | None = None,
+    field_variance: float | None = None,
+) -> dict:
+    """Per well: observed value vs the realizations at its pixel (raw generator output).
+
+    Parameters
+    ----------
+    sim : numpy.ndarray
+        Values at the well pixels, ``fields[:, wells.rows, wells.cols]``, shape (n, n_wells).
+    wells : Wells
+        The wells.
+    categorical : bool
+        Facies codes (match shares) or continuous values (MSE).
+    around : numpy.ndarray, optional
+        Categorical only (required): :func:`neighbourhood_majority`, shape (n, n_wells).
+    field_variance : float, optional
+        Continuous only (required): variance of all values of the realizations.
+    """
+    if (around is None) if categorical else (field_variance is None):
+        raise ValueError("honoring_report needs `around` (categorical) or `field_variance`.")
     per_well = []
     for j in range(len(wells)):
         s = sim[:, j]
@@ -364,8 +503,7 @@ def honoring_report(fields: np.ndarray, wells: Wells, categorical: bool) -> dict
             )
         per_well.append(entry)
     if categorical:
-        overall = float((sim == wells.values[None]).mean())
-        around = neighbourhood_majority(fields, wells.rows, wells.cols)  # (n, n_wells)
+        overall = _overall(sim, wells, categorical)
         for j, e in enumerate(per_well):
             e["neighbourhood_match_share"] = float((around[:, j] == wells.values[j]).mean())
         return {
@@ -380,7 +518,7 @@ def honoring_report(fields: np.ndarray, wells: Wells, categorical: bool) -> dict
         }
     return {
         "metric": "mse",
-        "overall": float(((sim - wells.values[None]) ** 2).mean()),
+        "overall": _overall(sim, wells, categorical),
         "per_well": per_well,
-        "field_variance": float(fields.var()),
+        "field_variance": field_variance,
     }

@@ -22,11 +22,21 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_overview(
-    path, fields: np.ndarray, grid, wells, spec, summary: dict[str, np.ndarray], n_show: int = 4
+    path,
+    fields: np.ndarray,
+    grid,
+    wells,
+    spec,
+    summary: dict[str, np.ndarray],
+    n_show: int = 4,
+    *,
+    n_total: int | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> Path:
     """Realizations and summary maps side by side, wells overlaid, axes in the CRS's units.
 
-    fields: (n, H, W) realizations; summary: band name -> (H, W) map.
+    fields: (n, H, W) realizations (or only the first ones, with ``n_total`` the ensemble size and
+    ``value_range`` its min/max); summary: band name -> (H, W) map.
     """
     n_show = min(n_show, len(fields))
     cats = spec.kind == "categorical"
@@ -58,7 +68,9 @@ def plot_overview(
             im = ax.imshow(img, extent=extent, cmap="viridis", interpolation="nearest")
         fig.colorbar(im, ax=ax, shrink=0.8)
         lo, hi = (
-            (min(spec.codes), max(spec.codes)) if cats else (np.nanmin(fields), np.nanmax(fields))
+            (min(spec.codes), max(spec.codes))
+            if cats
+            else (value_range or (np.nanmin(fields), np.nanmax(fields)))
         )
         ax.scatter(
             wells.x,
@@ -80,7 +92,7 @@ def plot_overview(
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle(
-        f"{len(fields)} realizations conditioned on {len(wells)} wells (dots: observed, same colours)",
+        f"{n_total or len(fields)} realizations conditioned on {len(wells)} wells (dots: observed, same colours)",
         fontsize=10,
     )
     return _save(fig, path)

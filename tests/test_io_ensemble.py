@@ -12,7 +12,9 @@ from affine import Affine
 from geocgan.errors import GeocganError, InputError, OutputExistsError
 from geocgan.io.ensemble import (
     EnsembleStore,
+    iter_realizations,
     open_ensemble,
+    write_geotiff_chunks,
     write_geotiff_stack,
     write_region,
     write_summary_geotiff,
@@ -106,6 +108,34 @@ def test_interrupted_geotiff_leaves_old_file_and_no_temp(grid, tmp_path):
         assert src.descriptions == ("old",) and src.read(1)[0, 0] == 0
 
 
+def test_geotiff_written_in_chunks_equals_the_stack(grid, tmp_path):
+    data = realizations(5, grid)
+    names = [f"realization_{i}" for i in range(5)]
+    chunks = ((i, data[i : i + 2]) for i in range(0, 5, 2))  # bands 1-2, 3-4, 5
+    path = write_geotiff_chunks(
+        tmp_path / "ens.tif", grid, chunks, count=5, band_names=names, tags={"seed": 1}
+    )
+    with rasterio.open(path) as src:
+        np.testing.assert_array_equal(src.read(), data)
+        assert src.descriptions == tuple(names) and src.tags()["seed"] == "1"
+        assert src.tags(ns="IMAGE_STRUCTURE")["INTERLEAVE"] == "BAND"
+        assert src.compression.name == "deflate" and src.block_shapes[0] == (16, 16)
+
+
+@pytest.mark.parametrize(
+    "chunks, message",
+    [
+        ([(0, np.zeros((2, 12, 16))), (3, np.zeros((1, 12, 16)))], "at 3 does not follow the 2"),
+        ([(0, np.zeros((2, 12, 16)))], "Only 2 of 3 bands"),
+        ([(0, np.zeros((3, 16, 12)))], r"\(3, 16, 12\) do not fit grid \(12, 16\)"),
+    ],
+)
+def test_geotiff_chunks_that_do_not_cover_the_bands_are_refused(grid, tmp_path, chunks, message):
+    with pytest.raises(ValueError, match=message):
+        write_geotiff_chunks(tmp_path / "a.tif", grid, chunks, count=3, band_names=["a", "b", "c"])
+    assert list(tmp_path.iterdir()) == []  # no partial file, no temp file
+
+
 # ---------------------------------------------------------------- Zarr
 
 
@@ -147,6 +177,18 @@ def test_zarr_store_metadata_and_data(grid, tmp_path, zarr_format):
     assert ds.attrs["config"] == '{"nz": 2, "size": [16, 12]}'  # nested values as JSON
     np.testing.assert_array_equal(ds["facies"].values, data)
     np.testing.assert_array_equal(ds["written"].values, [1, 1, 1])
+
+
+def test_iter_realizations_reads_the_store_in_chunks(grid, tmp_path):
+    data = realizations(5, grid)
+    store = EnsembleStore.create(tmp_path / "ens.zarr", grid, 5)
+    store.write(0, data)
+    with pytest.raises(InputError, match="unfinished ensemble"):
+        next(iter_realizations(store.path, 2))
+    store.finalize()
+    chunks = list(iter_realizations(store.path, 2))
+    assert [(start, len(c)) for start, c in chunks] == [(0, 2), (2, 2), (4, 1)]
+    np.testing.assert_array_equal(np.concatenate([c for _, c in chunks]), data)
 
 
 def test_incomplete_store_is_refused(grid, tmp_path):

@@ -17,7 +17,7 @@ from geocgan.io import ensemble as ens
 from geocgan.io.checkpoint import save_checkpoint
 from geocgan.io.ensemble import open_ensemble
 from geocgan.io.grid import Grid
-from geocgan.job import SimulateConfig, run_simulation
+from geocgan.job import SimulateConfig, neighbourhood_majority, run_simulation
 from geocgan.models import build_model
 
 SAMPLE = Path(__file__).parents[1] / "sample_data"
@@ -188,6 +188,51 @@ def test_exact_snaps_the_geotiffs_and_reports_raw_honoring_separately(site, tiny
         assert [stack[i, e["row"], e["col"]] for e in w] == [e["value"] for e in w]
 
 
+@pytest.mark.parametrize(
+    "kind, exact", [("categorical", True), ("continuous", False), ("continuous", True)]
+)
+def test_chunked_outputs_equal_the_in_memory_ensemble(site, tmp_path, kind, exact):
+    """5 realizations read 2 at a time give the bands, summary and report of the whole."""
+    grid, wells, _ = site
+    spec = FieldSpec("categorical", [0, 1]) if kind == "categorical" else FieldSpec()
+    model = build_model(
+        "pixel-cgan", {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 2, "d_layers": 3}, spec
+    )
+    ckpt = save_checkpoint(tmp_path / "m.safetensors", model, {"epoch": 0}, training_state=False)
+    out = tmp_path / "o"
+    run_simulation(wells, ckpt, out, grid=grid, config=_cfg(n=5, write_chunk=2, exact=exact))
+    name = "facies" if kind == "categorical" else "value"
+    raw = open_ensemble(out / "ensemble.zarr")[name].values  # (5, H, W) raw generator output
+    rep = json.loads((out / "honoring.json").read_text())
+    rows, cols = (np.array([e[k] for e in rep["per_well"]]) for k in ("row", "col"))
+    observed = np.array([e["observed"] for e in rep["per_well"]])
+    fields = raw.copy()
+    if exact:
+        fields[:, rows, cols] = observed
+    with rasterio.open(out / "realizations.tif") as s, rasterio.open(out / "summary.tif") as p:
+        np.testing.assert_array_equal(s.read(), fields)
+        assert s.descriptions == tuple(f"realization {i}" for i in range(5))
+        summary = dict(zip(p.descriptions, p.read(), strict=True))
+    sim = raw[:, rows, cols]  # (5, n_wells)
+    if kind == "categorical":
+        for c in (0, 1):
+            np.testing.assert_allclose(
+                summary[f"probability of facies {c}"], (fields == c).mean(0), atol=1e-7
+            )
+        around = neighbourhood_majority(raw, rows, cols)  # (5, n_wells)
+        assert rep["overall"] == pytest.approx((sim == observed).mean())
+        assert rep["neighbourhood_match"] == pytest.approx((around == observed).mean())
+    else:
+        np.testing.assert_allclose(summary["mean"], fields.mean(0), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(summary["std"], fields.std(0), rtol=1e-5, atol=1e-6)
+        assert rep["overall"] == pytest.approx(((sim - observed) ** 2).mean(), rel=1e-6)
+        assert rep["field_variance"] == pytest.approx(raw.astype(np.float64).var(), rel=1e-6)
+        assert [e["p95"] for e in rep["per_well"]] == pytest.approx(np.quantile(sim, 0.95, 0))
+    if exact:
+        assert rep["after_exact_snapping"]["overall"] == (1.0 if kind == "categorical" else 0.0)
+    assert (out / "overview.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def _simulate_args(site, model, out, *extra):
     _, wells, grid_tif = site
     return [
@@ -300,8 +345,6 @@ def test_overwrite_never_deletes_files_geocgan_did_not_write(site, tiny_model, t
 
 
 def test_neighbourhood_majority_ignores_off_grid_neighbours():
-    from geocgan.job import neighbourhood_majority
-
     f = np.zeros((1, 4, 4))
     f[0, 0, 0] = 1  # a corner well of facies 1 ...
     f[0, 0, 1] = 1  # ... with 1 of its 3 real neighbours of facies 1: no majority of 1

@@ -22,7 +22,8 @@ Zarr format 2 (default) is read by GDAL/QGIS 3.10+ and gets consolidated metadat
 ``finalize``; format 3 needs GDAL >= 3.11.
 
 GeoTIFFs are written to a temporary file in the output directory and renamed into place,
-so a final name always holds a whole file.
+so a final name always holds a whole file. Large ensembles stream: :func:`iter_realizations`
+reads a store chunk by chunk and :func:`write_geotiff_chunks` writes a stack chunk by chunk.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -462,6 +463,42 @@ def _tag_value(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(_attr_value(value))
 
 
+def iter_realizations(
+    path: str | Path, size: int = 64, *, allow_incomplete: bool = False
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Read an ensemble ``size`` realizations at a time, so it never sits in memory whole.
+
+    Parameters
+    ----------
+    path : str or Path
+        The Zarr store.
+    size : int, default 64
+        Realizations per chunk, >= 1.
+    allow_incomplete : bool, default False
+        As in :func:`open_ensemble`.
+
+    Yields
+    ------
+    start : int
+        Index of the chunk's first realization.
+    chunk : numpy.ndarray
+        float32 realizations ``start .. start + k - 1``, shape (k, height, width), k <= size;
+        a fresh array the caller may modify.
+
+    Raises
+    ------
+    InputError
+        As in :func:`open_ensemble`.
+    """
+    if size < 1:
+        raise ValueError(f"Chunk size must be >= 1, got {size}.")
+    ds = open_ensemble(path, allow_incomplete=allow_incomplete)
+    var = ds[_data_name(ds, Path(path))]
+    for start in range(0, var.sizes[REALIZATION], size):
+        chunk = var.isel({REALIZATION: slice(start, start + size)}).values  # (k, H, W)
+        yield start, np.array(chunk, dtype=np.float32)
+
+
 def write_geotiff_stack(
     path: str | Path,
     grid: Grid,
@@ -475,7 +512,8 @@ def write_geotiff_stack(
 ) -> Path:
     """Write bands to a tiled, band-interleaved, DEFLATE-compressed GeoTIFF, atomically.
 
-    Band-interleaved so that reading one realization decompresses only that band.
+    Band-interleaved so that reading one realization decompresses only that band. For
+    stacks too large for memory use :func:`write_geotiff_chunks`.
 
     Parameters
     ----------
@@ -508,17 +546,81 @@ def write_geotiff_stack(
     InputError
         The output directory does not exist.
     """
-    path = Path(path)
     data = np.asarray(data)  # (n, H, W)
     if data.dtype == bool:
         data = data.astype(np.uint8)
-    if data.ndim != 3 or data.shape[1:] != grid.shape:
+    if data.ndim != 3:
         raise ValueError(f"Data of shape {data.shape} do not fit grid {grid.shape} as (n, H, W).")
-    n = data.shape[0]
-    if len(band_names) != n or (band_tags is not None and len(band_tags) != n):
-        raise ValueError(f"Need one band name (and band tag mapping) per band: {n} bands.")
+    return write_geotiff_chunks(
+        path,
+        grid,
+        [(0, data)],
+        count=data.shape[0],
+        dtype=data.dtype,
+        band_names=band_names,
+        tags=tags,
+        band_tags=band_tags,
+        nodata=nodata,
+        overwrite=overwrite,
+    )
+
+
+def write_geotiff_chunks(
+    path: str | Path,
+    grid: Grid,
+    chunks: Iterable[tuple[int, np.ndarray]],
+    *,
+    count: int,
+    dtype: np.dtype | str = np.float32,
+    band_names: Sequence[str],
+    tags: Mapping[str, object] | None = None,
+    band_tags: Sequence[Mapping[str, object]] | None = None,
+    nodata: float | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a GeoTIFF stack chunk by chunk: only one chunk of bands is in memory at a time.
+
+    Same file as :func:`write_geotiff_stack` (tiled, band-interleaved, DEFLATE, atomic).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file; its directory must exist.
+    grid : Grid
+        Grid of the bands.
+    chunks : iterable of (int, numpy.ndarray)
+        ``(start, bands)`` with bands of shape (k, height, width) going to bands
+        ``start + 1 .. start + k`` (1-based); in order, together covering every band once.
+        Consumed while the file is open, so a generator may compute each chunk lazily.
+    count : int
+        Number of bands, >= 1.
+    dtype : numpy dtype, default float32
+        Band data type; chunks are cast to it.
+    band_names, tags, band_tags, nodata, overwrite
+        As in :func:`write_geotiff_stack`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is False.
+    InputError
+        The output directory does not exist.
+    ValueError
+        The chunks do not fit the grid or do not cover bands 1..count in order.
+    """
+    path = Path(path)
+    dtype = np.dtype(dtype)
+    if count < 1:
+        raise ValueError(f"A GeoTIFF needs at least one band, got count={count}.")
+    if len(band_names) != count or (band_tags is not None and len(band_tags) != count):
+        raise ValueError(f"Need one band name (and band tag mapping) per band: {count} bands.")
     _check_new_output(path, overwrite)
-    is_float = np.issubdtype(data.dtype, np.floating)
+    is_float = np.issubdtype(dtype, np.floating)
     if nodata is None and is_float:
         nodata = float("nan")
     block = min(256, 16 * -(-max(grid.shape) // 16))  # tile side: multiple of 16, <= 256
@@ -526,8 +628,8 @@ def write_geotiff_stack(
         "driver": "GTiff",
         "height": grid.height,
         "width": grid.width,
-        "count": n,
-        "dtype": data.dtype,
+        "count": count,
+        "dtype": dtype,
         "crs": grid.crs,
         "transform": grid.transform,
         "nodata": nodata,
@@ -543,7 +645,22 @@ def write_geotiff_stack(
     os.close(fd)
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(data)
+            done = 0  # bands written so far
+            for start, bands in chunks:
+                bands = np.asarray(bands, dtype=dtype)  # (k, H, W)
+                if bands.ndim != 3 or bands.shape[1:] != grid.shape:
+                    raise ValueError(
+                        f"Data of shape {bands.shape} do not fit grid {grid.shape} as (n, H, W)."
+                    )
+                if start != done or start + len(bands) > count:
+                    raise ValueError(
+                        f"Chunk of {len(bands)} bands at {start} does not follow the "
+                        f"{done} bands written so far of {count}."
+                    )
+                dst.write(bands, indexes=list(range(start + 1, start + len(bands) + 1)))
+                done += len(bands)
+            if done != count:
+                raise ValueError(f"Only {done} of {count} bands were given.")
             dst.update_tags(**{k: _tag_value(v) for k, v in (tags or {}).items()})
             for i, band_name in enumerate(band_names, start=1):
                 dst.set_band_description(i, band_name)
