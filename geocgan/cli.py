@@ -166,6 +166,13 @@ def train(
     lam: Annotated[
         float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")
     ] = 10.0,
+    lam_local: Annotated[
+        float,
+        typer.Option(
+            "--lambda-local",
+            help="Weight of the optional 3x3-neighbourhood constraint term (not in the paper; 0: off).",
+        ),
+    ] = 0.0,
     unconditional: Annotated[
         bool, typer.Option(help="Train the unconditional GAN baseline instead.")
     ] = False,
@@ -212,6 +219,7 @@ def train(
             {
                 "arch": arch.value,
                 "lam": lam,
+                "lam_local": lam_local,
                 "conditional": not unconditional,
                 "density": density,
                 "mode": mode.value,

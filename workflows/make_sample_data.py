@@ -7,9 +7,9 @@ Reproduces the shipped sample data from seeds, with the package's own generator:
 - ``wells.csv``: 0.5% of the truth's pixels (82 wells) as x, y (EPSG:32631, metres), facies;
 - ``grid.tif``: the 128x128 grid template, 25 m pixels, EPSG:32631 (UTM zone 31N);
 - ``channels.safetensors``: a pixel-constrained cGAN trained on 64x64 patches of the
-  training image (weights + JSON description, no optimizer state), λ = 10, the paper's loss
-  (``--lam-local`` adds the optional neighbourhood term; with 10 it honored every well by a
-  blob of its facies but collapsed the ensemble, so the shipped model does without it);
+  training image (weights + JSON description, no optimizer state), λ = 10 plus the optional
+  neighbourhood term with weight ``--lam-local 1`` (honors wells by the geology around them
+  rather than by isolated pixels; 0 gives the paper's loss alone, 10 collapsed the ensemble);
 - ``training_log.jsonl``: the training curve (one JSON line per epoch).
 
 Run: ``python workflows/make_sample_data.py [--epochs N] [--out sample_data]``.
@@ -41,7 +41,7 @@ CHANNELS = {"proportion": 0.28, "width": 6.0, "sinuosity": 0.3}
 MODEL = {
     "arch": "fcn",
     "lam": 10.0,
-    "lam_local": 0.0,
+    "lam_local": 1.0,
     "ngf": 16,
     "ndf": 16,
     "d_layers": 4,
@@ -103,7 +103,7 @@ def make_data(out: Path) -> None:
 
 
 def train_checkpoint(
-    out: Path, work: Path, epochs: int, steps: int, batch: int, device: str, lam_local: float = 0.0
+    out: Path, work: Path, epochs: int, steps: int, batch: int, device: str, lam_local: float = 1.0
 ) -> None:
     with rasterio.open(out / "training_image.tif") as src:
         ti = src.read(1)
@@ -140,7 +140,7 @@ if __name__ == "__main__":
         "--work", type=Path, default=Path("runs/sample_data"), help="training checkpoints"
     )
     p.add_argument("--device", default="auto")
-    p.add_argument("--lam-local", type=float, default=0.0, help="weight of the neighbourhood term")
+    p.add_argument("--lam-local", type=float, default=1.0, help="weight of the neighbourhood term")
     a = p.parse_args()
     make_data(a.out)
     train_checkpoint(a.out, a.work, a.epochs, a.steps, a.batch, a.device, a.lam_local)
