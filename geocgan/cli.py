@@ -76,6 +76,13 @@ WellsCRS = Annotated[
 ]
 
 
+def _wells_columns(
+    value: str, x: str, y: str, well_id: str, depth: str | None, datum: float
+) -> dict:
+    """The wells-file options, as ``geocgan.io.wells.read_wells`` keywords."""
+    return {"value": value, "x": x, "y": y, "well_id": well_id, "depth": depth, "datum": datum}
+
+
 def _fail(err: Exception) -> None:
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(1)
@@ -345,14 +352,7 @@ def simulate(
             overwrite=overwrite,
             progress=not quiet,
             dask_address=dask,
-            wells_columns={
-                "value": value,
-                "x": x,
-                "y": y,
-                "well_id": well_id,
-                "depth": depth,
-                "datum": datum,
-            },
+            wells_columns=_wells_columns(value, x, y, well_id, depth, datum),
             wells_crs=wells_crs,
             drop_outside=drop_outside,
         )
@@ -487,14 +487,7 @@ def evaluate(
             training_image=training_image,
             out_dir=out,
             wells=wells,
-            wells_columns={
-                "value": value,
-                "x": x,
-                "y": y,
-                "well_id": well_id,
-                "depth": depth,
-                "datum": datum,
-            },
+            wells_columns=_wells_columns(value, x, y, well_id, depth, datum),
             wells_crs=wells_crs,
             holdout=holdout,
             holdout_seed=holdout_seed,
