@@ -81,11 +81,14 @@ class FieldSpec:
 
     # -- encoding -------------------------------------------------------------------
 
-    def code_index(self, values: torch.Tensor) -> torch.Tensor:
-        """Facies codes -> channel indices 0..K-1 (long). Unknown codes raise."""
+    def code_index(self, values: torch.Tensor, check: bool = True) -> torch.Tensor:
+        """Facies codes -> channel indices 0..K-1 (long). Unknown codes raise.
+
+        ``check=False`` skips the check (a device-to-host sync): for data checked once before.
+        """
         codes = torch.as_tensor(self.codes, device=values.device, dtype=values.dtype)
         hit = values.unsqueeze(-1) == codes  # (..., K)
-        if not bool(hit.any(-1).all()):
+        if check and not bool(hit.any(-1).all()):
             bad = torch.unique(values[~hit.any(-1)]).tolist()
             raise ConstraintError(
                 f"facies codes {bad} are not among the model's codes {self.codes}; "
@@ -93,10 +96,10 @@ class FieldSpec:
             )
         return hit.float().argmax(-1)
 
-    def encode(self, fields: torch.Tensor) -> torch.Tensor:
+    def encode(self, fields: torch.Tensor, check: bool = True) -> torch.Tensor:
         """Raw fields ``(B, H, W)`` -> network space ``(B, K, H, W)`` float32."""
         if self.kind == "categorical":
-            idx = self.code_index(fields)  # (B, H, W)
+            idx = self.code_index(fields, check)  # (B, H, W)
             return torch.nn.functional.one_hot(idx, self.channels).permute(0, 3, 1, 2).float()
         return ((fields.float() - self.center) / self.scale).unsqueeze(1)
 

@@ -138,3 +138,21 @@ def test_missing_truncated_and_foreign_checkpoints(tmp_path):
     )
     with pytest.raises(CheckpointError, match="cannot resume training"):
         load_model(e, training_state=True)
+
+
+def test_training_data_with_unknown_facies_codes_is_refused_before_training(tmp_path, facies32):
+    from geocgan.errors import ConstraintError
+
+    bad = facies32.copy()
+    bad[3, 0, 0] = 7  # one pixel of a code the model does not know
+    cfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=1, device="cpu", val_size=4)
+    with pytest.raises(
+        ConstraintError, match=r"facies codes \[7.0\] are not among the model's codes \[0, 1\]"
+    ):
+        Trainer(
+            small_model(),
+            FieldArray(bad),
+            cfg,
+            checkpoint=tmp_path / "m.safetensors",
+            progress=False,
+        )
