@@ -501,13 +501,12 @@ def conditional_realizations(
     np.ndarray, shape (n, H, W)
         int64 facies codes (categorical models) or float32 values.
     """
-    from geocgan.job import padded_shape
     from geocgan.simulate import simulate
 
     cons = from_points(
         grid_shape, wells.rows, wells.cols, wells.values, spec=model.spec, labels=wells.ids
     )
-    padded = cons.padded(*padded_shape(model, *grid_shape))
+    padded = cons.padded(*model.padded_shape(*grid_shape))
     fields = simulate(model, padded, n, seed=seed, batch_size=batch_size)
     fields = fields[:, : grid_shape[0], : grid_shape[1]]  # (n, H, W)
     return _as_codes(fields, "the generator output") if model.spec.kind == "categorical" else fields

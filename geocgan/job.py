@@ -78,14 +78,6 @@ class SimulateConfig:
             raise InputError(f"zarr format must be 2 or 3, got {self.zarr_format}")
 
 
-def padded_shape(model: GANModel, height: int, width: int) -> tuple[int, int]:
-    """The smallest grid ``>=`` (height, width) that ``model`` takes (pad bottom/right)."""
-    if model.config.arch == "dcgan28":
-        model.check_grid(height, width)
-        return height, width
-    return max(32, -(-height // 16) * 16), max(32, -(-width // 16) * 16)
-
-
 def _generate_range(
     checkpoint: str,
     constraints: Constraints,
@@ -144,7 +136,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     cons = from_points(
         grid.shape, wells.rows, wells.cols, wells.values, spec=spec, labels=list(wells.ids)
     )
-    ph, pw = padded_shape(model, *grid.shape)
+    ph, pw = model.padded_shape(*grid.shape)
     padded = cons.padded(ph, pw)
 
     store_path = out / "ensemble.zarr"

@@ -8,6 +8,7 @@ models are interchangeable (the habit of pix2pix/CycleGAN's ``BaseModel``, kept 
 - ``generate(z, cond)``: a batch of encoded realizations ``(B, K, H, W)``.
 - ``noise_shapes(height, width)``: shapes of the per-realization noise tensors.
 - ``check_grid(height, width)``: raise ``GridError`` if the nets cannot take that grid.
+- ``padded_shape(height, width)``: the smallest grid the nets take that holds this one.
 - ``nets`` / ``optimizers``: dicts of name -> module / optimizer, for checkpoints.
 - ``config`` (a dataclass) and ``spec`` (a ``FieldSpec``): all a checkpoint needs to rebuild it.
 """
@@ -58,4 +59,8 @@ class GANModel(nn.Module):
         raise NotImplementedError
 
     def check_grid(self, height: int, width: int) -> None:
+        raise NotImplementedError
+
+    def padded_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The smallest grid ``>=`` (height, width) the nets take; GridError if none."""
         raise NotImplementedError

@@ -165,6 +165,12 @@ class PixelCGAN(GANModel):
                 f"{height}x{width}; pad the grid (the simulate command pads and crops for you)"
             )
 
+    def padded_shape(self, height: int, width: int) -> tuple[int, int]:
+        if self.config.arch == "dcgan28":
+            self.check_grid(height, width)
+            return height, width
+        return max(32, -(-height // 16) * 16), max(32, -(-width // 16) * 16)
+
     def activate(self, logits: torch.Tensor) -> torch.Tensor:
         if self.output == "softmax":
             return logits.float().softmax(1)
