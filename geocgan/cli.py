@@ -180,6 +180,22 @@ def train(
             help="Weight of the optional 3x3-neighbourhood constraint term (not in the paper; 0: off).",
         ),
     ] = 0.0,
+    lam_moments: Annotated[
+        float,
+        typer.Option(
+            "--lambda-moments",
+            help="Weight of the optional batch moment-matching term: facies proportions, or "
+            "mean and std of a continuous field (not in the paper; 0: off).",
+        ),
+    ] = 0.0,
+    lam_div: Annotated[
+        float,
+        typer.Option(
+            "--lambda-div",
+            help="Weight of the optional diversity-sensitive term against a collapsed ensemble "
+            "(Yang et al. 2019; not in the paper; 0: off).",
+        ),
+    ] = 0.0,
     unconditional: Annotated[
         bool, typer.Option(help="Train the unconditional GAN baseline instead.")
     ] = False,
@@ -227,6 +243,8 @@ def train(
                 "arch": arch.value,
                 "lam": lam,
                 "lam_local": lam_local,
+                "lam_moments": lam_moments,
+                "lam_div": lam_div,
                 "conditional": not unconditional,
                 "density": density,
                 "mode": mode.value,
@@ -297,7 +315,14 @@ def simulate(
     seed: Annotated[
         int, typer.Option(min=0, help="Realization i uses noise seeded by (seed, i).")
     ] = 0,
-    batch_size: Annotated[int, typer.Option(min=1, help="Realizations per forward pass.")] = 64,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Realizations per forward pass [default: about 2^18 pixels on a CPU, "
+            "2^24 on a GPU].",
+        ),
+    ] = None,
     value: ValueColumn = "value",
     x: XColumn = "x",
     y: YColumn = "y",

@@ -474,7 +474,7 @@ def conditional_realizations(
     *,
     n: int,
     seed: int = 0,
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """``n`` raw realizations of ``model`` conditioned on ``wells``, as ``geocgan simulate``.
 
@@ -493,8 +493,8 @@ def conditional_realizations(
         Number of realizations.
     seed : int, default 0
         Noise seed.
-    batch_size : int, default 64
-        Realizations per forward pass.
+    batch_size : int, optional
+        Realizations per forward pass; by default chosen for the device and grid.
 
     Returns
     -------
@@ -700,7 +700,7 @@ def _holdout_run(
     seed: int,
     n: int,
     store_seed: int,
-    batch_size: int,
+    batch_size: int | None,
 ) -> dict:
     """Re-simulate with ``model`` without ``k`` random wells; score the held-out ones."""
     keep_idx, out_idx = split_wells(len(wells.rows), k, seed)
@@ -738,7 +738,7 @@ def evaluate(
     channel_axis: str = "x",
     lags: Sequence[int] = (1, 3, 6, 12),
     sampling_size: int | None = 2000,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     device: str = "auto",
     overwrite: bool = False,
 ) -> dict:
@@ -777,8 +777,9 @@ def evaluate(
         Lags (pixels) of the conditional-correlation check.
     sampling_size : int or None, default 2000
         Random pixels per field for the omnidirectional variograms.
-    batch_size : int, default 64
-        Realizations per forward pass of the re-simulation.
+    batch_size : int, optional
+        Realizations per forward pass of the re-simulation; by default chosen for the
+        device and grid.
     device : str, default "auto"
         Device of the re-simulation.
     overwrite : bool, default False

@@ -52,7 +52,7 @@ class SimulateConfig:
 
     n: int = 100
     seed: int = 0
-    batch_size: int = 64
+    batch_size: int | None = None  # None: chosen for the device and grid (auto_batch_size)
     device: str = "auto"
     exact: bool = False
     zarr_format: int = 2
@@ -67,7 +67,7 @@ class SimulateConfig:
     write_chunk: int = 64  # realizations read at a time to write the outputs (no CLI flag)
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.batch_size < 1 or self.write_chunk < 1:
+        if self.n < 1 or (self.batch_size or 1) < 1 or self.write_chunk < 1:
             raise InputError(
                 "n, batch_size and write_chunk must be >= 1, got "
                 f"n={self.n}, batch_size={self.batch_size}, write_chunk={self.write_chunk}"
@@ -84,7 +84,7 @@ def _generate_range(
     start: int,
     stop: int,
     seed: int,
-    batch_size: int,
+    batch_size: int | None,
     device: str,
     store: str,
     crop: tuple[int, int],
@@ -257,7 +257,7 @@ def _generate(
     config: SimulateConfig,
     model: GANModel,
 ) -> None:
-    runs = _runs(todo, config.batch_size)
+    runs = _runs(todo, max(config.batch_size or 0, config.write_chunk))  # units of work
     if config.dask_address:
         from dask.distributed import Client, as_completed
 

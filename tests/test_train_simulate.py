@@ -10,7 +10,7 @@ from geocgan.constraints import FieldSpec, from_points, sample_constraints
 from geocgan.errors import CheckpointError
 from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
-from geocgan.simulate import honoring, simulate
+from geocgan.simulate import auto_batch_size, honoring, simulate
 from geocgan.train import FieldArray, PatchSampler, TrainConfig, Trainer
 
 SMALL = {"arch": "fcn", "ngf": 8, "ndf": 8, "nz": 4, "d_layers": 3, "density": 0.02}
@@ -31,6 +31,14 @@ def test_realization_i_is_the_same_whatever_the_batch_size(facies32):
     np.testing.assert_array_equal(a[:5], c5)  # i does not depend on n either
     assert not np.array_equal(a[0], a[1])  # and realizations differ
     assert not np.array_equal(a, simulate(m, c, 7, seed=12))
+    np.testing.assert_array_equal(a, simulate(m, c, 7, seed=11))  # default batch size
+
+
+def test_default_batch_size_follows_the_device_and_grid():
+    assert auto_batch_size("cpu", 128, 128) == 16  # about 2**18 pixels per pass on a CPU
+    assert auto_batch_size("cpu", 64, 64) == 64
+    assert auto_batch_size("cpu", 1024, 1024) == 1  # never 0
+    assert auto_batch_size("cuda", 128, 128) == 1024  # GPUs want large batches
 
 
 def test_checkpoint_round_trip_rebuilds_the_model_without_flags(tmp_path, facies32):

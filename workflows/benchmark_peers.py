@@ -26,8 +26,8 @@ Writes ``results.csv`` (one row per case, grid and method), ``results.md``, ``de
 (every statistic and curve) and PNG plots into ``workflows/results/benchmark/``.
 
 Run: ``python workflows/benchmark_peers.py [--sizes 64 128 256] [--n 40] [--repeats 3]
-[--cases gaussian channels] [--train-epochs 60] [--quick] [--overwrite]``; about 30 min on a
-2-core CPU the first time (10 of them training the Gaussian model). The peers are an
+[--cases gaussian channels] [--train-epochs 80] [--train-patch 96] [--quick] [--overwrite]``;
+about 30 min on a 2-core CPU the first time (about 20 of them training the Gaussian model). The peers are an
 optional extra (``pip install geocgan[peers]``): a missing one is skipped with a message.
 """
 
@@ -88,7 +88,9 @@ GAUSSIAN_MODEL = {
     "arch": "fcn",
     "lam": 10.0,
     "lam_local": 10.0,  # 3x3-neighbourhood term: honor wells by the field around them
-    "ngf": 16,
+    "lam_moments": 10.0,  # batch mean and std on the data's
+    "lam_div": 1.0,  # diversity-sensitive term against a too narrow ensemble
+    "ngf": 12,
     "ndf": 16,
     "d_layers": 4,
     "nz": 16,
@@ -112,10 +114,10 @@ class BenchConfig:
     cases: tuple[str, ...] = CASES
     holdout_share: float = 0.2
     seed: int = 0
-    train_epochs: int = 60
+    train_epochs: int = 80
     train_steps: int = 40
     train_batch: int = 16
-    train_patch: int = 64
+    train_patch: int = 96
     train_images: int = 4
     train_image_size: int = 512
     gaussian_model: dict = field(default_factory=lambda: dict(GAUSSIAN_MODEL))
@@ -182,6 +184,8 @@ def gaussian_checkpoint(cfg: BenchConfig, tis: np.ndarray) -> Path:
         wanted = asdict(model.config)
         defaults = asdict(type(model.config)())  # settings newer than the checkpoint
         differ = {k for k, v in wanted.items() if doc["config"].get(k, defaults[k]) != v}
+        if doc.get("patch", 64) != cfg.train_patch:
+            differ.add("patch")
         if differ:
             raise InputError(
                 f"{ckpt} holds a model with other settings ({sorted(differ)} differ); delete "
@@ -796,6 +800,12 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         help="epochs of the Gaussian model (40 steps of 16 patches each)",
     )
     p.add_argument(
+        "--train-patch",
+        type=int,
+        default=d.train_patch,
+        help="training patch side of the Gaussian model (multiple of 16)",
+    )
+    p.add_argument(
         "--channel-model", type=Path, default=d.channel_model, help="trained channel checkpoint"
     )
     p.add_argument("--runs", type=Path, default=d.runs, help="cache of the Gaussian model")
@@ -811,6 +821,18 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         type=float,
         default=d.gaussian_model.get("lam_local", 0.0),
         help="weight of the 3x3-neighbourhood constraint term of the Gaussian model",
+    )
+    p.add_argument(
+        "--lam-div",
+        type=float,
+        default=d.gaussian_model.get("lam_div", 0.0),
+        help="weight of the diversity-sensitive term of the Gaussian model",
+    )
+    p.add_argument(
+        "--lam-moments",
+        type=float,
+        default=d.gaussian_model.get("lam_moments", 0.0),
+        help="weight of the moment-matching term of the Gaussian model",
     )
     p.add_argument(
         "--threads",
@@ -829,11 +851,18 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         large_repeats=a.large_repeats,
         cases=tuple(a.cases),
         train_epochs=a.train_epochs,
+        train_patch=a.train_patch,
         channel_model=a.channel_model,
         runs=a.runs,
         out=a.out,
         threads=a.threads,
-        gaussian_model={**d.gaussian_model, "lam": a.lam, "lam_local": a.lam_local},
+        gaussian_model={
+            **d.gaussian_model,
+            "lam": a.lam,
+            "lam_local": a.lam_local,
+            "lam_div": a.lam_div,
+            "lam_moments": a.lam_moments,
+        },
         overwrite=a.overwrite,
     )
     if a.quick:

@@ -1,14 +1,16 @@
 """Throughput of the pixel-constrained cGAN: training images/s and realizations/s.
 
 Measures, on the device at hand (CUDA when present, else CPU), for the sample-data model
-configuration (fcn, ngf=ndf=16, 4-layer PatchGAN):
+configuration (fcn, ngf=12, ndf=16, 4-layer PatchGAN):
 
 - training: images/s at 64x64 patches (batch 16 on CPU, 128 on GPU), after a warm-up;
-- generation: realizations/s at 64², 128², 256² (batch 64, or 16 at 256² on CPU),
-  median of 5 timed calls after a warm-up, noise drawn per realization as in ``simulate``.
+- generation: realizations/s at 64², 128², 256² with the sampler's default batch size
+  (``geocgan.simulate.auto_batch_size``) unless ``--batch`` is given, median of 5 timed
+  calls after a warm-up, noise drawn per realization as in ``simulate``.
 
-Writes ``workflows/results/throughput/<device>.json`` and prints a Markdown table.
-Run: ``python workflows/throughput.py`` (about 1-2 minutes on a 2-core CPU).
+Writes ``workflows/results/throughput/<device>[_<threads>threads].json`` and prints a
+Markdown table. Run: ``python workflows/throughput.py [--threads 2]`` (1-2 minutes on a
+2-core CPU).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from geocgan.models import build_model
 from geocgan.simulate import simulate
 from geocgan.train import resolve_device
 
-CONFIG = {"arch": "fcn", "ngf": 16, "ndf": 16, "d_layers": 4, "nz": 16}
+CONFIG = {"arch": "fcn", "ngf": 12, "ndf": 16, "d_layers": 4, "nz": 16}
 
 
 def sync(dev: torch.device) -> None:
@@ -54,9 +56,9 @@ def train_rate(model, dev, batch: int, steps: int) -> float:
     return steps * batch / (time.perf_counter() - t)
 
 
-def generate_rate(model, size: int, n: int, batch: int) -> float:
+def generate_rate(model, size: int, n: int, batch: int | None) -> float:
     c = sample_constraints(channel_field((size, size), seed=5), density=0.005, seed=1)
-    simulate(model, c, batch, batch_size=batch)  # warm-up
+    simulate(model, c, min(n, 64), batch_size=batch)  # warm-up
     times = []
     for rep in range(5):
         t = time.perf_counter()
@@ -71,7 +73,11 @@ def main() -> None:
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--batch", type=int, default=None, help="realizations per forward pass")
     a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     dev = resolve_device(a.device)
     gpu = dev.type == "cuda"
     model = build_model("pixel-cgan", CONFIG, FieldSpec("categorical", [0, 1])).to(dev)
@@ -83,18 +89,20 @@ def main() -> None:
         "torch": torch.__version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "load_average_before": os.getloadavg(),
-        "command": "python workflows/throughput.py",
+        "command": "python workflows/throughput.py"
+        + (f" --threads {a.threads}" if a.threads else "")
+        + (f" --batch {a.batch}" if a.batch else ""),
         "config": CONFIG,
+        "batch_size": a.batch or "auto (geocgan.simulate.auto_batch_size)",
     }
     res["train_images_per_s_64"] = train_rate(model, dev, 128 if gpu else 16, 20 if gpu else 10)
     model.eval()
     for size in (64, 128, 256):
-        batch = 64 if (gpu or size < 256) else 16
-        n = 1024 if gpu else (128 if size < 256 else 32)
-        res[f"realizations_per_s_{size}"] = generate_rate(model, size, n, batch)
+        n = 4096 if gpu else (128 if size < 256 else 32)
+        res[f"realizations_per_s_{size}"] = generate_rate(model, size, n, a.batch)
     res["load_average_after"] = os.getloadavg()
     a.out.mkdir(parents=True, exist_ok=True)
-    name = "gpu" if gpu else "cpu"
+    name = ("gpu" if gpu else "cpu") + (f"_{a.threads}threads" if a.threads and not gpu else "")
     (a.out / f"{name}.json").write_text(json.dumps(res, indent=1))
     print(
         f"| device | train img/s (64²) | real./s 64² | real./s 128² | real./s 256² |\n|---|---|---|---|---|\n"

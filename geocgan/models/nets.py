@@ -96,17 +96,6 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-8)
 
 
-def _block(cin: int, cout: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, 1, 1),
-        PixelNorm(),
-        _act(),
-        nn.Conv2d(cout, cout, 3, 1, 1),
-        PixelNorm(),
-        _act(),
-    )
-
-
 def pool_constraints(cond: torch.Tensor, factor: int) -> torch.Tensor:
     """Constraint tensor ``(B, K + 1, H, W)`` at 1/factor resolution.
 
@@ -121,38 +110,79 @@ def pool_constraints(cond: torch.Tensor, factor: int) -> torch.Tensor:
     return torch.cat([F.avg_pool2d(values, factor) / den.clamp_min(1e-12) * has, has], 1)
 
 
+class _Stage(nn.Module):
+    """One resolution of the generator.
+
+    ``a = conv(h) + conv_c(C) + s ⊙ z`` then PixelNorm and LeakyReLU, and with ``convs=2`` a
+    second conv. The constraint convolution is separate from the feature convolution (the
+    same as one conv over ``cat([h, C])``), so constraints shared by a whole batch, as in an
+    ensemble, are convolved once and broadcast. ``z`` is one channel of fresh noise, scaled
+    per feature (``s``, learned).
+    """
+
+    def __init__(self, cin: int, cond_ch: int, cout: int, convs: int, noise: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.conv_c = nn.Conv2d(cond_ch, cout, 3, 1, 1, bias=False) if cond_ch else None
+        self.noise_scale = nn.Parameter(torch.ones(1, cout, 1, 1)) if noise else None
+        post: list[nn.Module] = [PixelNorm(), _act()]
+        if convs == 2:
+            post += [nn.Conv2d(cout, cout, 3, 1, 1), PixelNorm(), _act()]
+        self.post = nn.Sequential(*post)
+
+    def forward(
+        self, h: torch.Tensor, cond: torch.Tensor | None, z: torch.Tensor | None
+    ) -> torch.Tensor:
+        a = self.conv(h)
+        if self.conv_c is not None and cond is not None:
+            a = a + self.conv_c(cond)
+        if self.noise_scale is not None and z is not None:
+            a = a + self.noise_scale * z
+        return self.post(a)
+
+
 class SpatialGenerator(nn.Module):
-    """G(z, C): spatial noise upsampled through 4 blocks, constraints injected at every scale.
+    """G(z, C): spatial noise upsampled through 4 stages, constraints injected at every scale.
 
     The structure comes from spatial noise (as in SGAN), so realizations differ; the
-    constraint maps, pooled to each resolution (``pool_constraints``), steer every block,
-    and the full-resolution maps reach the output layer. Noise: ``z[0]`` is
-    ``(B, nz, H/16, W/16)``, then one channel of fresh noise at H/8, H/4, H/2 and H.
-    Both scale with the grid, so the same weights generate grids of any multiple of 16.
+    constraint maps, pooled to each resolution (``pool_constraints``), steer every stage,
+    and the full-resolution maps reach the output layer. Widths are ``8, 4, 2, 1`` × ngf at
+    H/16 ... H/2 (two convs each) and ngf/2 at full resolution (one conv): most of the work
+    happens at coarse scales, which keeps a realization cheap. Noise: ``z[0]`` is
+    ``(B, nz, H/16, W/16)``, then one channel of fresh noise at H/8, H/4, H/2 and H. Both
+    scale with the grid, so the same weights generate grids of any multiple of 16.
+
+    Constraints given as one map expanded over the batch (``cond.expand(B, ...)``, as the
+    ensemble sampler does) are pooled and convolved once for the whole batch.
     """
 
     factor = 16
 
     def __init__(self, out_ch: int, cond_ch: int, nz: int = 16, ngf: int = 16):
         super().__init__()
-        self.cond_ch = cond_ch
-        widths = [8 * ngf, 4 * ngf, 2 * ngf, ngf, ngf]  # at H/16, H/8, H/4, H/2, H
-        self.start = _block(nz + cond_ch, widths[0])
-        self.blocks = nn.ModuleList(
-            _block(widths[i] + cond_ch + 1, widths[i + 1]) for i in range(4)
+        widths = [8 * ngf, 4 * ngf, 2 * ngf, ngf, max(ngf // 2, 2)]  # H/16, H/8, H/4, H/2, H
+        self.start = _Stage(nz, cond_ch, widths[0], convs=2, noise=False)
+        self.stages = nn.ModuleList(
+            _Stage(widths[i], cond_ch, widths[i + 1], convs=2 if i < 3 else 1) for i in range(4)
         )
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.out = nn.Conv2d(ngf + cond_ch, out_ch, 3, 1, 1)
+        self.out = nn.Conv2d(widths[-1], out_ch, 3, 1, 1)
+        self.out_c = nn.Conv2d(cond_ch, out_ch, 3, 1, 1, bias=False) if cond_ch else None
 
     def forward(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
-        def with_cond(h: torch.Tensor, factor: int) -> torch.Tensor:
-            return h if cond is None else torch.cat([h, pool_constraints(cond, factor)], 1)
+        if cond is not None and cond.shape[0] > 1 and cond.stride(0) == 0:
+            cond = cond[:1]  # one constraint map for the whole batch: work on it once
 
-        h = self.start(with_cond(z[0], 16))  # (B, 8ngf, H/16, W/16)
-        for i, block in enumerate(self.blocks):
-            factor = 8 >> i  # 8, 4, 2, 1
-            h = block(torch.cat([with_cond(self.up(h), factor), z[i + 1]], 1))
-        return self.out(with_cond(h, 1))  # (B, K, H, W)
+        def pooled(factor: int) -> torch.Tensor | None:
+            return None if cond is None else pool_constraints(cond, factor)
+
+        h = self.start(z[0], pooled(16), None)  # (B, 8ngf, H/16, W/16)
+        for i, stage in enumerate(self.stages):
+            h = stage(self.up(h), pooled(8 >> i), z[i + 1])  # 8, 4, 2, 1
+        out = self.out(h)  # (B, K, H, W)
+        if self.out_c is not None and cond is not None:
+            out = out + self.out_c(cond)
+        return out
 
     @staticmethod
     def noise_shapes(nz: int, height: int, width: int) -> list[tuple[int, ...]]:

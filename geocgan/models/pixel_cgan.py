@@ -58,6 +58,17 @@ class PixelCGANConfig:
         Weight of an optional extra term (not in the paper, default 0): the same per-well
         squared error on the 3x3 neighbourhood mean of the output. It discourages honoring a
         well by an isolated pixel of its facies instead of by the geology around it.
+    lam_moments : float
+        Weight of an optional batch moment-matching term (not in the paper, default 0): the
+        squared difference between the generated and the real batch's mean per channel (the
+        facies proportions), plus, for continuous fields, their standard deviation. It keeps
+        the global proportions, which the constraint term can pull off, on the data's.
+    lam_div : float
+        Weight of an optional diversity-sensitive term (Yang et al. 2019, "Diversity-sensitive
+        conditional GANs"; not in the paper, default 0). Each step makes two realizations per
+        constraint map from independent noise and rewards ``mean|G(z1,C) − G(z2,C)| /
+        mean|z1 − z2|``, capped at 1: it fights the collapse of a conditional GAN onto one
+        answer per constraint map, which shows up as too narrow an ensemble.
     output : {"auto", "linear", "tanh", "softmax"}
         Output activation; ``auto`` is softmax for facies, identity for continuous fields.
     nz : int
@@ -78,6 +89,8 @@ class PixelCGANConfig:
     conditional: bool = True
     lam: float = 10.0
     lam_local: float = 0.0
+    lam_moments: float = 0.0
+    lam_div: float = 0.0
     output: Literal["auto", "linear", "tanh", "softmax"] = "auto"
     nz: int = 16
     ngf: int = 16
@@ -95,8 +108,9 @@ class PixelCGANConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise InputError(f"arch {self.arch!r} is unknown; choose one of {list(ARCHS)}")
-        if self.lam < 0 or self.lam_local < 0:
-            raise InputError(f"lambda must be >= 0, got lam={self.lam}, lam_local={self.lam_local}")
+        weights = {k: getattr(self, k) for k in ("lam", "lam_local", "lam_moments", "lam_div")}
+        if min(weights.values()) < 0:
+            raise InputError(f"loss weights must be >= 0, got {weights}")
         if self.output not in ("auto", "linear", "tanh", "softmax"):
             raise InputError(
                 f"output {self.output!r} is unknown; use auto, linear, tanh or softmax"
@@ -117,6 +131,23 @@ def constraint_loss(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) 
     m = mask.to(torch.float32)
     se = ((fake.float() - real.float()) ** 2 * m).sum(dim=(1, 2, 3))  # (B,)
     return (se / m.sum(dim=(1, 2, 3)).clamp_min(1)).mean()
+
+
+def moment_loss(fake: torch.Tensor, real: torch.Tensor, std: bool) -> torch.Tensor:
+    """Squared difference of the batch mean per channel (and with ``std`` of the standard
+    deviation), summed over channels: ``(B, K, H, W)`` each."""
+    f, r = fake.float(), real.float()
+    loss = ((f.mean(dim=(0, 2, 3)) - r.mean(dim=(0, 2, 3))) ** 2).sum()
+    if std:
+        loss = loss + ((f.std(dim=(0, 2, 3)) - r.std(dim=(0, 2, 3))) ** 2).sum()
+    return loss
+
+
+def diversity(fake: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
+    """``mean|G(z1) − G(z2)| / mean|z1 − z2|`` for a batch made of two halves ``[z1; z2]``."""
+    b = fake.shape[0] // 2
+    dz = sum((t[:b] - t[b:]).abs().sum() for t in z) / sum(t[:b].numel() for t in z)
+    return (fake[:b].float() - fake[b:].float()).abs().mean() / dz
 
 
 class PixelCGAN(GANModel):
@@ -212,13 +243,18 @@ class PixelCGAN(GANModel):
         )  # (B, 1, H, W)
         target = real if cond_source is None else cond_source
         cond = constraint_tensor(target, mask) if cfg.conditional else None
-        z = [torch.randn((b, *s), generator=generator, device=dev) for s in self.noise_shapes(h, w)]
+        pairs = 2 if cfg.lam_div and cfg.conditional else 1  # two realizations per map
+        z = [
+            torch.randn((pairs * b, *s), generator=generator, device=dev)
+            for s in self.noise_shapes(h, w)
+        ]
+        cond_g = cond.repeat(pairs, 1, 1, 1) if cond is not None and pairs > 1 else cond
 
         opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         with self._autocast():
-            fake = self.activate(self.G(z, cond))  # (B, K, H, W)
+            fake = self.activate(self.G(z, cond_g))  # (pairs * B, K, H, W)
             d_real = self.D(real, cond)
-            d_fake = self.D(fake.detach(), cond)
+            d_fake = self.D(fake.detach(), cond_g)
             loss_d = F.softplus(-d_real).float().mean() + F.softplus(d_fake).float().mean()
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -226,17 +262,28 @@ class PixelCGAN(GANModel):
 
         self.D.requires_grad_(False)  # the G step needs gradients through D, not for D
         with self._autocast():
-            loss_adv = F.softplus(-self.D(fake, cond)).float().mean()
+            loss_adv = F.softplus(-self.D(fake, cond_g)).float().mean()
         self.D.requires_grad_(True)
+        if pairs > 1:
+            target, mask = target.repeat(pairs, 1, 1, 1), mask.repeat(pairs, 1, 1, 1)
         loss_c = constraint_loss(fake, target, mask)
         loss_g = loss_adv + cfg.lam * loss_c if cfg.conditional else loss_adv
+        out = {"loss_d": loss_d.detach(), "loss_g": loss_adv.detach(), "loss_c": loss_c.detach()}
         if cfg.conditional and cfg.lam_local:
             local = F.avg_pool2d(fake.float(), 3, 1, 1, count_include_pad=False)  # (B, K, H, W)
             loss_g = loss_g + cfg.lam_local * constraint_loss(local, target, mask)
+        if cfg.lam_moments:
+            loss_m = moment_loss(fake, real, std=self.spec.kind != "categorical")
+            loss_g = loss_g + cfg.lam_moments * loss_m
+            out["loss_moments"] = loss_m.detach()
+        if pairs > 1:
+            div = diversity(fake, z)
+            loss_g = loss_g - cfg.lam_div * div.clamp(max=1.0)
+            out["diversity"] = div.detach()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        return {"loss_d": loss_d.detach(), "loss_g": loss_adv.detach(), "loss_c": loss_c.detach()}
+        return out
 
     def _autocast(self):
         if self.config.amp and self.device.type == "cuda":
