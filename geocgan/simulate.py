@@ -36,8 +36,9 @@ def realization_noise(
 
 def auto_batch_size(device: torch.device | str, height: int, width: int) -> int:
     """Realizations per forward pass when none is given: about 2**18 pixels on a CPU, where
-    the activations then stay in cache (at 128², 16 per pass ran 1.2-1.9x faster than 64;
-    ``workflows/throughput.py``), and about 2**24 on a GPU, which wants large batches."""
+    the activations then stay in cache (at 128² on the 2-core development machine, 16 per
+    pass ran 1.2-1.7x faster than 64; ``workflows/throughput.py --batch``), and about 2**24
+    on a GPU, which wants large batches."""
     budget = 2**24 if torch.device(device).type == "cuda" else 2**18
     return max(1, budget // (height * width))
 

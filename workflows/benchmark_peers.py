@@ -89,7 +89,7 @@ GAUSSIAN_MODEL = {
     "lam": 10.0,
     "lam_local": 10.0,  # 3x3-neighbourhood term: honor wells by the field around them
     "lam_moments": 10.0,  # batch mean and std on the data's
-    "lam_div": 1.0,  # diversity-sensitive term against a too narrow ensemble
+    "lam_div": 0.3,  # diversity-sensitive term against a too narrow ensemble
     "ngf": 12,
     "ndf": 16,
     "d_layers": 4,
