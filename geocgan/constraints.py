@@ -107,8 +107,19 @@ class FieldSpec:
         """Network output ``(B, K, H, W)`` -> raw fields ``(B, H, W)`` (codes or values)."""
         if self.kind == "categorical":
             codes = torch.as_tensor(self.codes, device=x.device, dtype=torch.float32)
-            return codes[x.argmax(1)]
+            return codes[_argmax_channels(x)]
         return x[:, 0].float() * self.scale + self.center
+
+
+def _argmax_channels(x: torch.Tensor) -> torch.Tensor:
+    """``x.argmax(1)`` for ``(B, K, H, W)``, first index on ties, as K - 1 elementwise passes:
+    on a CPU, torch's reduction across the channel axis is ~15x slower (2 ms per 128²
+    realization, a third of the generator's time)."""
+    best, idx = x[:, 0], torch.zeros((x.shape[0], *x.shape[2:]), dtype=torch.long, device=x.device)
+    for k in range(1, x.shape[1]):
+        idx = torch.where(x[:, k] > best, k, idx)
+        best = torch.maximum(best, x[:, k])
+    return idx
 
 
 # -- constraint sets ------------------------------------------------------------------

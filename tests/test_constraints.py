@@ -79,6 +79,17 @@ def test_constraint_tensor_zeroes_values_off_the_mask():
     assert t.shape == (2, 4, 4, 4) and t[:, :3].sum() == 6
 
 
+def test_decode_takes_the_most_probable_facies_first_on_ties():
+    spec = FieldSpec("categorical", codes=[3, 7, 9])
+    torch.manual_seed(0)
+    p = torch.rand(4, 3, 8, 8)
+    p[0, :, 0, 0] = torch.tensor([0.4, 0.4, 0.2])  # tie between the first two: the first wins
+    p[1, :, 0, 0] = torch.tensor([0.1, 0.45, 0.45])
+    codes = torch.tensor([3.0, 7.0, 9.0])
+    assert torch.equal(spec.decode(p), codes[p.argmax(1)])
+    assert spec.decode(p)[0, 0, 0] == 3 and spec.decode(p)[1, 0, 0] == 7
+
+
 def test_spec_roundtrip_encode_decode():
     spec = FieldSpec("categorical", codes=[3, 7])
     f = torch.tensor([[[3.0, 7.0], [7.0, 3.0]]])

@@ -86,7 +86,7 @@ TRUTH_SEED, WELLS_SEED, TRAIN_SEED = 2024, 7, 100
 DENSITY = 0.005  # share of the truth's pixels taken as wells
 GAUSSIAN_MODEL = {
     "arch": "fcn",
-    "lam": 10.0,
+    "lam": 30.0,
     "lam_local": 10.0,  # 3x3-neighbourhood term: honor wells by the field around them
     "lam_moments": 10.0,  # batch mean and std on the data's
     "lam_div": 0.3,  # diversity-sensitive term against a too narrow ensemble
