@@ -67,7 +67,11 @@ class SimulateConfig:
     write_chunk: int = 64  # realizations read at a time to write the outputs (no CLI flag)
 
     def __post_init__(self) -> None:
-        if self.n < 1 or (self.batch_size or 1) < 1 or self.write_chunk < 1:
+        if (
+            self.n < 1
+            or (self.batch_size is not None and self.batch_size < 1)
+            or self.write_chunk < 1
+        ):
             raise InputError(
                 "n, batch_size and write_chunk must be >= 1, got "
                 f"n={self.n}, batch_size={self.batch_size}, write_chunk={self.write_chunk}"
