@@ -113,22 +113,21 @@ def pool_constraints(cond: torch.Tensor, factor: int) -> torch.Tensor:
 class _Stage(nn.Module):
     """One resolution of the generator.
 
-    ``a = conv(h) + conv_c(C) + s ⊙ z`` then PixelNorm and LeakyReLU, and with ``convs=2`` a
-    second conv. The constraint convolution is separate from the feature convolution (the
+    ``a = conv(h) + conv_c(C) + s ⊙ z``, PixelNorm and LeakyReLU, then a second conv, PixelNorm
+    and LeakyReLU. The constraint convolution is separate from the feature convolution (the
     same as one conv over ``cat([h, C])``), so constraints shared by a whole batch, as in an
     ensemble, are convolved once and broadcast. ``z`` is one channel of fresh noise, scaled
     per feature (``s``, learned).
     """
 
-    def __init__(self, cin: int, cond_ch: int, cout: int, convs: int, noise: bool = True):
+    def __init__(self, cin: int, cond_ch: int, cout: int, noise: bool = True):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, 3, 1, 1)
         self.conv_c = nn.Conv2d(cond_ch, cout, 3, 1, 1, bias=False) if cond_ch else None
         self.noise_scale = nn.Parameter(torch.ones(1, cout, 1, 1)) if noise else None
-        post: list[nn.Module] = [PixelNorm(), _act()]
-        if convs == 2:
-            post += [nn.Conv2d(cout, cout, 3, 1, 1), PixelNorm(), _act()]
-        self.post = nn.Sequential(*post)
+        self.post = nn.Sequential(
+            PixelNorm(), _act(), nn.Conv2d(cout, cout, 3, 1, 1), PixelNorm(), _act()
+        )
 
     def forward(
         self, h: torch.Tensor, cond: torch.Tensor | None, z: torch.Tensor | None
@@ -162,10 +161,8 @@ class SpatialGenerator(nn.Module):
     def __init__(self, out_ch: int, cond_ch: int, nz: int = 16, ngf: int = 16):
         super().__init__()
         widths = [8 * ngf, 4 * ngf, 2 * ngf, ngf, max(ngf // 2, 2)]  # H/16, H/8, H/4, H/2, H
-        self.start = _Stage(nz, cond_ch, widths[0], convs=2, noise=False)
-        self.stages = nn.ModuleList(
-            _Stage(widths[i], cond_ch, widths[i + 1], convs=2) for i in range(4)
-        )
+        self.start = _Stage(nz, cond_ch, widths[0], noise=False)
+        self.stages = nn.ModuleList(_Stage(widths[i], cond_ch, widths[i + 1]) for i in range(4))
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.out = nn.Conv2d(widths[-1], out_ch, 3, 1, 1)
         self.out_c = nn.Conv2d(cond_ch, out_ch, 3, 1, 1, bias=False) if cond_ch else None
