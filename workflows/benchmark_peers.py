@@ -26,8 +26,8 @@ Writes ``results.csv`` (one row per case, grid and method), ``results.md``, ``de
 (every statistic and curve) and PNG plots into ``workflows/results/benchmark/``.
 
 Run: ``python workflows/benchmark_peers.py [--sizes 64 128 256] [--n 40] [--repeats 3]
-[--cases gaussian channels] [--train-epochs 80] [--train-patch 96] [--quick] [--overwrite]``;
-about 30 min on a 2-core CPU the first time (about 20 of them training the Gaussian model). The peers are an
+[--cases gaussian channels] [--train-epochs 120] [--train-patch 96] [--quick] [--overwrite]``;
+about 10 min on a 2-core CPU, plus 20-40 min the first time to train the Gaussian model. The peers are an
 optional extra (``pip install geocgan[peers]``): a missing one is skipped with a message.
 """
 
@@ -114,7 +114,7 @@ class BenchConfig:
     cases: tuple[str, ...] = CASES
     holdout_share: float = 0.2
     seed: int = 0
-    train_epochs: int = 80
+    train_epochs: int = 120
     train_steps: int = 40
     train_batch: int = 16
     train_patch: int = 96
