@@ -98,6 +98,12 @@ GAUSSIAN_MODEL = {
     "lr_d": 5e-4,
     "density": DENSITY,
 }
+GAUSSIAN_WEIGHTS = {  # loss weights of the Gaussian model that have a command-line option
+    "lam": "λ, weight of the constraint term,",
+    "lam_local": "weight of the 3x3-neighbourhood constraint term",
+    "lam_div": "weight of the diversity-sensitive term",
+    "lam_moments": "weight of the moment-matching term",
+}
 TARGET_SIZE = 128  # grid side at which the speed targets are judged
 
 
@@ -813,27 +819,13 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     p.add_argument(
         "--quick", action="store_true", help=f"smoke run: {QUICK}, results under <out>/quick"
     )
-    p.add_argument(
-        "--lam", type=float, default=d.gaussian_model["lam"], help="λ of the Gaussian model"
-    )
-    p.add_argument(
-        "--lam-local",
-        type=float,
-        default=d.gaussian_model.get("lam_local", 0.0),
-        help="weight of the 3x3-neighbourhood constraint term of the Gaussian model",
-    )
-    p.add_argument(
-        "--lam-div",
-        type=float,
-        default=d.gaussian_model.get("lam_div", 0.0),
-        help="weight of the diversity-sensitive term of the Gaussian model",
-    )
-    p.add_argument(
-        "--lam-moments",
-        type=float,
-        default=d.gaussian_model.get("lam_moments", 0.0),
-        help="weight of the moment-matching term of the Gaussian model",
-    )
+    for key, what in GAUSSIAN_WEIGHTS.items():  # --lam, --lam-local, --lam-div, --lam-moments
+        p.add_argument(
+            "--" + key.replace("_", "-"),
+            type=float,
+            default=d.gaussian_model[key],
+            help=f"{what} of the Gaussian model",
+        )
     p.add_argument(
         "--threads",
         type=int,
@@ -856,13 +848,7 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         runs=a.runs,
         out=a.out,
         threads=a.threads,
-        gaussian_model={
-            **d.gaussian_model,
-            "lam": a.lam,
-            "lam_local": a.lam_local,
-            "lam_div": a.lam_div,
-            "lam_moments": a.lam_moments,
-        },
+        gaussian_model={**d.gaussian_model, **{k: getattr(a, k) for k in GAUSSIAN_WEIGHTS}},
         overwrite=a.overwrite,
     )
     if a.quick:
