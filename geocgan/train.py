@@ -205,6 +205,9 @@ class Trainer:
         the training batch itself.
     meta : dict
         Extra description stored in the checkpoint (e.g. training image paths).
+    snapshot_every : int
+        Also keep the weights (no optimizer state) of every ``snapshot_every``-th epoch as
+        ``<checkpoint stem>_epoch<NNNN>.safetensors``, to choose among later; 0 keeps none.
     """
 
     def __init__(
@@ -219,12 +222,18 @@ class Trainer:
         cond_data=None,
         meta: dict | None = None,
         progress: bool = True,
+        snapshot_every: int = 0,
     ):
         self.model, self.data, self.config = model, data, config
         self.checkpoint, self.log = Path(checkpoint), Path(log) if log else None
         self.val_data, self.cond_data = val_data or data, cond_data
         self.meta = meta or {}
         self.progress = progress
+        if snapshot_every < 0:
+            raise InputError(
+                f"snapshot_every={snapshot_every}: give 0 (none) or a positive epoch count"
+            )
+        self.snapshot_every = snapshot_every
         self.device = resolve_device(config.device)
         model.check_grid(*data.shape)
         if model.spec.kind == "categorical":  # once here, so the training loop never syncs for it
@@ -303,20 +312,23 @@ class Trainer:
             rows.append(row)
             bar.set_postfix(loss_c=f"{row['loss_c']:.3g}", val=f"{row['val_honoring']:.3g}")
             self._write_log(rows)  # before the checkpoint: a resume never skips a log line
-            save_checkpoint(
-                self.checkpoint,
-                model,
-                {
-                    **self.meta,
-                    "epoch": epoch,
-                    "step": epoch * steps,
-                    "train": asdict(cfg),
-                    "complete": epoch == cfg.epochs,
-                    "last": row,
-                },
-            )
+            doc = {
+                **self.meta,
+                "epoch": epoch,
+                "step": epoch * steps,
+                "train": asdict(cfg),
+                "complete": epoch == cfg.epochs,
+                "last": row,
+            }
+            if self.snapshot_every and epoch % self.snapshot_every == 0:
+                save_checkpoint(self.snapshot_path(epoch), model, doc, training_state=False)
+            save_checkpoint(self.checkpoint, model, doc)
         bar.close()
         return rows
+
+    def snapshot_path(self, epoch: int) -> Path:
+        """Where the weights of ``epoch`` are kept (see ``snapshot_every``)."""
+        return self.checkpoint.with_name(f"{self.checkpoint.stem}_epoch{epoch:04d}.safetensors")
 
     def _check_same_run(self, doc: dict) -> None:
         """Refuse to resume a checkpoint made with other model, field or training settings."""

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from geocgan.constraints import FieldSpec, from_points, sample_constraints
-from geocgan.errors import CheckpointError
+from geocgan.errors import CheckpointError, InputError
 from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
 from geocgan.simulate import auto_batch_size, honoring, simulate
@@ -80,6 +80,28 @@ def test_resume_continues_as_if_never_stopped(tmp_path, facies32):
     assert [r["loss_d"] for r in straight] == [r["loss_d"] for r in resumed]
     lines = (tmp_path / "b.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+
+
+def test_snapshots_keep_the_weights_of_every_kth_epoch(tmp_path, facies32):
+    cfg = TrainConfig(epochs=4, batch_size=8, steps_per_epoch=1, seed=5, device="cpu", val_size=8)
+    ckpt = tmp_path / "m.safetensors"
+    t = Trainer(
+        small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, progress=False, snapshot_every=2
+    )
+    t.fit()
+    assert sorted(p.name for p in tmp_path.glob("m_epoch*")) == [
+        "m_epoch0002.safetensors",
+        "m_epoch0004.safetensors",
+    ]
+    last, doc = read_checkpoint(t.snapshot_path(4))
+    final, _ = read_checkpoint(ckpt)
+    assert doc["epoch"] == 4 and not any(k.startswith("optim") for k in last)
+    for k in last:  # the last snapshot holds the final weights
+        assert torch.equal(last[k], final[k]), k
+    early, _ = read_checkpoint(t.snapshot_path(2))
+    assert any(not torch.equal(early[k], last[k]) for k in last)  # and epoch 2 is not them
+    with pytest.raises(InputError, match="snapshot_every"):
+        Trainer(small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, snapshot_every=-1)
 
 
 def test_patch_sampler_draws_windows_of_the_training_images():

@@ -25,14 +25,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import rasterio
-from affine import Affine
 
 from geocgan.constraints import FieldSpec, sample_constraints
 from geocgan.fields import channel_field
 from geocgan.io.checkpoint import load_model, save_checkpoint
-from geocgan.io.grid import Grid
+from geocgan.io.images import read_training_image
 from geocgan.models import build_model
 from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
 
@@ -55,7 +52,9 @@ MODEL = {
 }
 
 
-def write_raster(path: Path, array: np.ndarray, transform: Affine, description: str) -> None:
+def write_raster(path: Path, array: np.ndarray, transform, description: str) -> None:
+    import rasterio
+
     with rasterio.open(
         path,
         "w",
@@ -72,9 +71,19 @@ def write_raster(path: Path, array: np.ndarray, transform: Affine, description: 
         dst.set_band_description(1, description)
 
 
+def training_image() -> np.ndarray:
+    """The 256x256 channel training image (seed 1), as written to ``training_image.tif``."""
+    return channel_field((256, 256), seed=1, **CHANNELS)
+
+
 def make_data(out: Path) -> None:
+    import pandas as pd
+    from affine import Affine
+
+    from geocgan.io.grid import Grid
+
     out.mkdir(parents=True, exist_ok=True)
-    ti = channel_field((256, 256), seed=1, **CHANNELS)
+    ti = training_image()
     truth = channel_field((128, 128), seed=2024, **CHANNELS)
     # the training image is not a map of anywhere: 1 m pixels at the origin of the same CRS
     write_raster(
@@ -115,8 +124,7 @@ def train_checkpoint(
     lam_local: float = 1.0,
     patch: int = 96,
 ) -> None:
-    with rasterio.open(out / "training_image.tif") as src:
-        ti = src.read(1)
+    ti = read_training_image(out / "training_image.tif")
     model = build_model(
         "pixel-cgan", {**MODEL, "lam_local": lam_local}, FieldSpec("categorical", codes=[0, 1])
     )

@@ -3,10 +3,15 @@
 Measures, on the device at hand (CUDA when present, else CPU), for the sample-data model
 configuration (fcn, ngf=12, ndf=16, 4-layer PatchGAN):
 
-- training: images/s at 64x64 patches (batch 16 on CPU, 128 on GPU), after a warm-up;
+- training: images/s at 64x64 patches, batch 16 (on a GPU also the sample model's own
+  setting, 96x96 patches in batches of 16, and 128x128 in batches of 64), after a warm-up;
 - generation: realizations/s at 64², 128², 256² with the sampler's default batch size
   (``geocgan.simulate.auto_batch_size``) unless ``--batch`` is given, median of 5 timed
-  calls after a warm-up, noise drawn per realization as in ``simulate``.
+  calls after a warm-up, noise drawn per realization as in ``simulate`` (on the CPU, from a
+  generator seeded by the realization's index, then copied to the device);
+- the generator alone: the same forward passes and decoding with the noise already on the
+  device (float32, and on a GPU also under bfloat16 autocast), i.e. what the sampler would
+  reach if its per-realization noise cost nothing.
 
 Writes ``workflows/results/throughput/<device>[_<threads>threads].json`` and prints a
 Markdown table. Run: ``python workflows/throughput.py [--threads 2]`` (1-2 minutes on a
@@ -29,7 +34,7 @@ import torch
 from geocgan.constraints import FieldSpec, sample_constraints
 from geocgan.fields import channel_field
 from geocgan.models import build_model
-from geocgan.simulate import simulate
+from geocgan.simulate import auto_batch_size, simulate
 from geocgan.train import resolve_device
 
 CONFIG = {"arch": "fcn", "ngf": 12, "ndf": 16, "d_layers": 4, "nz": 16}
@@ -40,9 +45,9 @@ def sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def train_rate(model, dev, batch: int, steps: int) -> float:
+def train_rate(model, dev, batch: int, steps: int, size: int = 64) -> float:
     fields = torch.as_tensor(
-        channel_field((64, 64), n=batch, seed=3), dtype=torch.float32, device=dev
+        channel_field((size, size), n=batch, seed=3), dtype=torch.float32, device=dev
     )
     real = model.spec.encode(fields)
     g = torch.Generator(device=dev).manual_seed(0)
@@ -65,6 +70,31 @@ def generate_rate(model, size: int, n: int, batch: int | None) -> float:
         simulate(model, c, n, seed=rep, batch_size=batch)
         times.append(time.perf_counter() - t)
     return n / statistics.median(times)
+
+
+def forward_rate(model, size: int, batch: int | None, dtype: torch.dtype | None) -> float:
+    """Realizations/s of generator + decoding alone, noise drawn on the device."""
+    dev = model.device
+    batch = batch or auto_batch_size(dev, size, size)
+    c = sample_constraints(channel_field((size, size), seed=5), density=0.005, seed=1)
+    cond = c.tensor(model.spec, device=dev).expand(batch, -1, -1, -1)
+    z = [torch.randn((batch, *s), device=dev) for s in model.noise_shapes(size, size)]
+    autocast = torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None)
+
+    def once():
+        with torch.inference_mode(), autocast:
+            return model.spec.decode(model.generate(z, cond).float())
+
+    once()
+    sync(dev)
+    reps, times = (20 if dev.type == "cuda" else 3), []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(reps):
+            once()
+        sync(dev)
+        times.append(time.perf_counter() - t)
+    return reps * batch / statistics.median(times)
 
 
 def main() -> None:
@@ -95,20 +125,27 @@ def main() -> None:
         "config": CONFIG,
         "batch_size": a.batch or "auto (geocgan.simulate.auto_batch_size)",
     }
-    res["train_images_per_s_64"] = train_rate(model, dev, 128 if gpu else 16, 20 if gpu else 10)
+    res["train_images_per_s_64"] = train_rate(model, dev, 16, 50 if gpu else 10)
+    if gpu:  # the sample model's setting, and larger batches of larger patches
+        res["train_images_per_s_96_batch16"] = train_rate(model, dev, 16, 50, size=96)
+        res["train_images_per_s_128_batch64"] = train_rate(model, dev, 64, 50, size=128)
     model.eval()
     for size in (64, 128, 256):
         n = 4096 if gpu else (128 if size < 256 else 32)
         res[f"realizations_per_s_{size}"] = generate_rate(model, size, n, a.batch)
+        res[f"generator_only_per_s_{size}"] = forward_rate(model, size, a.batch, None)
+        if gpu:
+            res[f"generator_only_bf16_per_s_{size}"] = forward_rate(
+                model, size, a.batch, torch.bfloat16
+            )
     res["load_average_after"] = os.getloadavg()
     a.out.mkdir(parents=True, exist_ok=True)
     name = ("gpu" if gpu else "cpu") + (f"_{a.threads}threads" if a.threads and not gpu else "")
     (a.out / f"{name}.json").write_text(json.dumps(res, indent=1))
-    print(
-        f"| device | train img/s (64²) | real./s 64² | real./s 128² | real./s 256² |\n|---|---|---|---|---|\n"
-        f"| {res['device']} | {res['train_images_per_s_64']:.0f} | {res['realizations_per_s_64']:.0f} | "
-        f"{res['realizations_per_s_128']:.0f} | {res['realizations_per_s_256']:.1f} |"
-    )
+    print(f"| {res['device']} | value |\n|---|---|")
+    for key, value in res.items():
+        if key.startswith(("train_", "realizations_", "generator_")):
+            print(f"| {key} | {value:.1f} |")
 
 
 if __name__ == "__main__":

@@ -1,32 +1,42 @@
-"""Files in and out: wells, grids, training images, ensembles, checkpoints."""
+"""Files in and out: wells, grids, training images, ensembles, checkpoints.
 
-from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
-from geocgan.io.ensemble import (
-    EnsembleStore,
-    open_ensemble,
-    write_geotiff_stack,
-    write_region,
-    write_summary_geotiff,
-)
-from geocgan.io.grid import Grid, parse_crs
-from geocgan.io.idx import read_idx, write_idx
-from geocgan.io.images import read_training_image
-from geocgan.io.wells import Wells, read_wells
+The names below are imported on first use (PEP 562), so that training and generation
+(``geocgan.train``, ``geocgan.simulate``, which need only checkpoints) work where the GIS
+stack (rasterio, pyproj, zarr, dask) is not installed, e.g. on a bare GPU node.
+"""
 
-__all__ = [
-    "EnsembleStore",
-    "Grid",
-    "Wells",
-    "load_model",
-    "open_ensemble",
-    "parse_crs",
-    "read_checkpoint",
-    "read_idx",
-    "read_training_image",
-    "read_wells",
-    "save_checkpoint",
-    "write_geotiff_stack",
-    "write_idx",
-    "write_region",
-    "write_summary_geotiff",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "load_model": "checkpoint",
+    "read_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "EnsembleStore": "ensemble",
+    "open_ensemble": "ensemble",
+    "write_geotiff_stack": "ensemble",
+    "write_region": "ensemble",
+    "write_summary_geotiff": "ensemble",
+    "Grid": "grid",
+    "parse_crs": "grid",
+    "read_idx": "idx",
+    "write_idx": "idx",
+    "read_training_image": "images",
+    "Wells": "wells",
+    "read_wells": "wells",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One GPU session, as run on a lent GPU node (results in workflows/results/gpu/):
+#   1. throughput on the quiet GPU (workflows/throughput.py);
+#   2. four trainings side by side for TRAIN_SECONDS, snapshots every 50 epochs:
+#      the shipped channel model and the Gaussian benchmark model trained on from their
+#      CPU checkpoints (same batch 16, 96² patches), and both trained afresh with batches of
+#      64 patches of 128²;
+#   3. packs each run's log and at most 7 snapshots (the last one included) as OUT/<run>.tar.
+# Needs torch, numpy, scipy, safetensors, tqdm and matplotlib only: no GIS stack.
+# Run from the repository root: bash workflows/gpu_session.sh OUT [TRAIN_SECONDS]
+set -u
+out=${1:?give the output folder}
+secs=${2:-300}
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 TQDM_MININTERVAL=20
+mkdir -p "$out" runs/gpu
+log="$out/session.log"
+{
+    date -u
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+    python3 -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.get_device_name())"
+} >"$log" 2>&1
+
+echo "== throughput" >>"$log"
+timeout 150 python3 workflows/throughput.py --out "$out" >>"$log" 2>&1
+echo "throughput exit $?" >>"$log"
+
+train() {
+    local name=$1
+    shift
+    timeout "$secs" python3 workflows/train_models.py "$@" --epochs 100000 --run "runs/gpu/$name" \
+        --snapshot-every 50 >"runs/gpu/$name.log" 2>&1
+    echo "$name exit $? ($(date -u +%T))" >>"$log"
+}
+echo "== training ${secs}s from $(date -u +%T)" >>"$log"
+train gaussian_on gaussian --init runs/benchmark/gaussian.safetensors &
+train channels_on channels --init runs/sample_data/checkpoint.safetensors &
+train gaussian_b64p128 gaussian --batch 64 --patch 128 &
+train channels_b64p128 channels --batch 64 --patch 128 &
+wait
+
+for run in gaussian_on channels_on gaussian_b64p128 channels_b64p128; do
+    d=runs/gpu/$run
+    [ -d "$d" ] || continue
+    snaps=$(ls "$d"/*_epoch*.safetensors 2>/dev/null | python3 -c '
+import sys
+s = sys.stdin.read().split()
+k = max(1, -(-len(s) // 7))  # every k-th, from the last backwards
+print(" ".join(s[::-1][::k][::-1]))')
+    tar -cf "$out/$run.tar" "runs/gpu/$run.log" "$d"/*.jsonl $snaps
+    tail -c 400 "$d"/*.jsonl >>"$log"
+    echo >>"$log"
+done
+ls -la "$out" >>"$log"

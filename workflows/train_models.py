@@ -1,0 +1,109 @@
+"""Train, or train on, the two models the workflows use, on any device, keeping snapshots.
+
+* ``channels``: the sample-data channel model (``make_sample_data.MODEL``) on the 256x256
+  sample training image (made from its seed, the same array as
+  ``sample_data/training_image.tif``);
+* ``gaussian``: the Gaussian benchmark model (``benchmark_peers.GAUSSIAN_MODEL``) on the
+  benchmark's unconditional training fields.
+
+``--init CKPT`` starts from a checkpoint with optimizer state (e.g. ``runs/sample_data/
+checkpoint.safetensors``) and trains on to ``--epochs``; the batch, steps and seed must then
+be the ones it was trained with. Every ``--snapshot-every`` epochs the weights are kept as
+``<run>/<case>_epoch<NNNN>.safetensors``, to be compared afterwards on validation wells
+(``benchmark_peers.py --truth-seed``). Needs only torch, numpy, scipy, safetensors and
+tqdm, so it runs on a bare GPU node (``workflows/gpu_session.sh``).
+
+Run: ``python workflows/train_models.py channels --epochs 400 --run runs/gpu/channels
+[--init CKPT] [--batch 16] [--patch 96] [--steps 40] [--snapshot-every 50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from benchmark_peers import GAUSSIAN_MODEL, BenchConfig, gaussian_training_images
+from make_sample_data import MODEL as CHANNEL_MODEL
+from make_sample_data import training_image
+
+from geocgan.constraints import FieldSpec
+from geocgan.errors import GeocganError, InputError
+from geocgan.models import build_model
+from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
+
+
+def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
+    """Model settings, field description, training images and their description."""
+    if case == "channels":
+        spec = FieldSpec("categorical", codes=[0, 1])
+        return CHANNEL_MODEL, spec, [training_image()], "training_image.tif"
+    bench = BenchConfig()
+    tis = gaussian_training_images(bench)
+    spec = FieldSpec.from_data(tis, "continuous")
+    return GAUSSIAN_MODEL, spec, list(tis), f"gaussian_field x{bench.train_images}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("case", choices=["channels", "gaussian"])
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--run", type=Path, required=True, help="folder of the checkpoint and log")
+    p.add_argument("--init", type=Path, help="checkpoint (with optimizer state) to train on")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patch", type=int, default=96, help="patch side (multiple of 16)")
+    p.add_argument("--steps", type=int, default=40, help="steps per epoch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snapshot-every", type=int, default=50)
+    p.add_argument("--device", default="auto")
+    a = p.parse_args(argv)
+    try:
+        config, spec, images, described = case_data(a.case)
+        a.run.mkdir(parents=True, exist_ok=True)
+        ckpt = a.run / f"{a.case}.safetensors"
+        if a.init:
+            if ckpt.exists():
+                raise InputError(f"{ckpt} exists: resume it without --init, or use another --run")
+            if not a.init.exists():
+                raise InputError(f"--init {a.init} does not exist")
+            shutil.copyfile(a.init, ckpt)
+            log = a.init.with_suffix(".jsonl")
+            log = log if log.exists() else a.init.with_name("log.jsonl")
+            if log.exists():
+                shutil.copyfile(log, ckpt.with_suffix(".jsonl"))
+        dev = resolve_device(a.device)
+        model = build_model("pixel-cgan", config, spec)
+        cfg = TrainConfig(
+            epochs=a.epochs,
+            batch_size=a.batch,
+            steps_per_epoch=a.steps,
+            seed=a.seed,
+            device=a.device,
+        )
+        start = time.perf_counter()
+        rows = Trainer(
+            model,
+            PatchSampler(images, a.patch, device=dev),
+            cfg,
+            checkpoint=ckpt,
+            log=ckpt.with_suffix(".jsonl"),
+            meta={"training_images": described, "patch": a.patch},
+            snapshot_every=a.snapshot_every,
+        ).fit(resume=True)
+    except GeocganError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 1
+    if rows:
+        print(
+            f"{a.case}: epoch {rows[-1]['epoch']} in {time.perf_counter() - start:.0f} s on {dev}, "
+            f"held-out honoring {rows[-1]['val_honoring']:.4f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
