@@ -10,8 +10,10 @@ can flip the facies of a pixel whose two probabilities are nearly tied.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -32,6 +34,24 @@ def realization_noise(
         g = torch_generator(seed, int(i))
         per_real.append([torch.randn(s, generator=g) for s in shapes])
     return [torch.stack([z[k] for z in per_real]) for k in range(len(shapes))]
+
+
+def noise_threads(device: torch.device | str) -> int:
+    """CPU threads that draw the noise of a GPU's next batch while it computes this one.
+
+    The noise is drawn per realization on the CPU (see the module's docstring); on one CPU
+    thread that capped an H200 at a tenth of its generator's rate (``workflows/throughput.py``:
+    3.8k of 39k realizations/s at 128²). On a CPU the model needs the cores: 0, drawn inline.
+    """
+    return min(8, os.cpu_count() or 1) if torch.device(device).type == "cuda" else 0
+
+
+def parallel_noise(model, idx, seed, h, w, pool: ThreadPoolExecutor, threads: int):
+    """``realization_noise(model, idx, ...)`` drawn by ``threads`` threads of ``pool``: the
+    same values, since each realization has its own generator."""
+    parts = [p for p in np.array_split(np.asarray(idx), threads) if len(p)]
+    chunks = list(pool.map(lambda part: realization_noise(model, part, seed, h, w), parts))
+    return [torch.cat([c[k] for c in chunks]) for k in range(len(chunks[0]))]
 
 
 def auto_batch_size(device: torch.device | str, height: int, width: int) -> int:
@@ -63,12 +83,28 @@ def generate_batches(
     batch_size = batch_size or auto_batch_size(dev, h, w)
     cond = constraints.tensor(model.spec, device=dev)  # (1, K + 1, H, W)
     indices = np.asarray(list(indices), dtype=np.int64)
-    with tqdm(
-        total=len(indices), desc="simulate", unit="real", disable=not progress, file=sys.stderr
-    ) as bar:
-        for s in range(0, len(indices), batch_size):
-            idx = indices[s : s + batch_size]
-            z = [t.to(dev, non_blocking=True) for t in realization_noise(model, idx, seed, h, w)]
+    batches = [indices[s : s + batch_size] for s in range(0, len(indices), batch_size)]
+    threads = noise_threads(dev)
+    with (
+        tqdm(
+            total=len(indices), desc="simulate", unit="real", disable=not progress, file=sys.stderr
+        ) as bar,
+        ThreadPoolExecutor(max(1, threads)) as workers,
+        ThreadPoolExecutor(1) as ahead_pool,
+    ):
+        # on a GPU the next batch's noise is drawn in the background while this one runs
+        def draw(idx):
+            return parallel_noise(model, idx, seed, h, w, workers, threads)
+
+        ahead = ahead_pool.submit(draw, batches[0]) if threads and batches else None
+        for b, idx in enumerate(batches):
+            if ahead is None:
+                noise = realization_noise(model, idx, seed, h, w)
+            else:
+                noise = ahead.result()
+                nxt = b + 1 < len(batches)
+                ahead = ahead_pool.submit(draw, batches[b + 1]) if nxt else None
+            z = [t.to(dev, non_blocking=True) for t in noise]
             was_training = model.training
             model.eval()
             with (

@@ -160,3 +160,30 @@ def test_optional_terms_weight_the_generator_step_linearly(term):
     assert (d2 - d1 * (1.0 - 1e-3)).abs().max() < 1e-3 * d1.abs().max()
     key = "loss_moments" if term == "lam_moments" else "diversity"
     assert key in outs[1.0] and outs[1.0][key] > 0
+
+
+def test_ema_generator_is_the_running_average_of_the_trained_one(tmp_path):
+    from geocgan.io.checkpoint import load_model, save_checkpoint
+
+    spec = FieldSpec()
+    torch.manual_seed(0)
+    m = build_model("pixel-cgan", {"arch": "fcn", "ngf": 8, "ndf": 8, "ema": 0.9}, spec)
+    start = [p.detach().clone() for p in m.G_ema.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(start, m.G.parameters(), strict=True))
+    m.train_step(torch.randn(4, 1, 32, 32), torch.Generator().manual_seed(1))
+    for avg, before, now in zip(m.G_ema.parameters(), start, m.G.parameters(), strict=True):
+        torch.testing.assert_close(avg, 0.9 * before + 0.1 * now.detach())
+        assert not avg.requires_grad
+    assert any(not torch.equal(a, b) for a, b in zip(m.G_ema.parameters(), m.G.parameters()))
+    # the average generates, and travels with the checkpoint
+    z = [torch.randn(2, *s) for s in m.noise_shapes(32, 32)]
+    cond = torch.zeros(2, 2, 32, 32)
+    with torch.no_grad():
+        out = m.generate(z, cond)
+        torch.testing.assert_close(out, m.activate(m.G_ema(z, cond)))
+        assert not torch.allclose(out, m.activate(m.G(z, cond)))
+    m2, _ = load_model(save_checkpoint(tmp_path / "m.safetensors", m, {"epoch": 1}))
+    with torch.no_grad():
+        torch.testing.assert_close(m2.generate(z, cond), out)
+    with pytest.raises(InputError, match="ema decay must be in"):
+        build_model("pixel-cgan", {"ema": 1.0}, spec)

@@ -1,6 +1,8 @@
 """Training, checkpoints and sampling: the behaviours users rely on."""
 
 import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -10,7 +12,14 @@ from geocgan.constraints import FieldSpec, from_points, sample_constraints
 from geocgan.errors import CheckpointError, InputError
 from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
-from geocgan.simulate import auto_batch_size, honoring, simulate
+from geocgan.simulate import (
+    auto_batch_size,
+    honoring,
+    noise_threads,
+    parallel_noise,
+    realization_noise,
+    simulate,
+)
 from geocgan.train import FieldArray, PatchSampler, TrainConfig, Trainer
 
 SMALL = {"arch": "fcn", "ngf": 8, "ndf": 8, "nz": 4, "d_layers": 3, "density": 0.02}
@@ -32,6 +41,21 @@ def test_realization_i_is_the_same_whatever_the_batch_size(facies32):
     assert not np.array_equal(a[0], a[1])  # and realizations differ
     assert not np.array_equal(a, simulate(m, c, 7, seed=12))
     np.testing.assert_array_equal(a, simulate(m, c, 7, seed=11))  # default batch size
+
+
+def test_noise_drawn_by_several_threads_is_the_noise_of_each_realization(facies32, monkeypatch):
+    m = small_model()
+    idx = np.array([5, 0, 9, 3, 7])
+    with ThreadPoolExecutor(3) as pool:
+        threaded = parallel_noise(m, idx, 11, 32, 32, pool, 3)
+    for a, b in zip(threaded, realization_noise(m, idx, 11, 32, 32), strict=True):
+        assert torch.equal(a, b)
+    assert noise_threads("cpu") == 0 and noise_threads("cuda") >= 1
+    # the GPU's way (noise of the next batch drawn ahead, by threads) gives the same ensemble
+    c = sample_constraints(facies32[0], density=0.02, seed=0)
+    inline = simulate(m, c, 7, seed=3, batch_size=2)
+    monkeypatch.setattr(sys.modules["geocgan.simulate"], "noise_threads", lambda device: 2)
+    np.testing.assert_array_equal(simulate(m, c, 7, seed=3, batch_size=2), inline)
 
 
 def test_default_batch_size_follows_the_device_and_grid():

@@ -120,6 +120,10 @@ class BenchConfig:
     cases: tuple[str, ...] = CASES
     holdout_share: float = 0.2
     seed: int = 0
+    truth_seed: int = TRUTH_SEED  # another seed gives validation wells, to choose models on
+    wells_seed: int = WELLS_SEED
+    peers: tuple[str, ...] | None = None  # None: every installed peer
+    gaussian_trained: Path | None = None  # a trained Gaussian model instead of the cache
     train_epochs: int = 120
     train_steps: int = 40
     train_batch: int = 16
@@ -149,7 +153,9 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- the cases
 
 
-def truth_and_wells(case: str, size: int) -> tuple[np.ndarray, WellPixels]:
+def truth_and_wells(
+    case: str, size: int, truth_seed: int = TRUTH_SEED, wells_seed: int = WELLS_SEED
+) -> tuple[np.ndarray, WellPixels]:
     """Truth realization (size, size) of a case and 0.5 % of its pixels as wells."""
     if case == "gaussian":
         truth = gaussian_field(
@@ -157,11 +163,11 @@ def truth_and_wells(case: str, size: int) -> tuple[np.ndarray, WellPixels]:
             model=COVARIANCE.model,
             len_scale=COVARIANCE.len_scale,
             variance=COVARIANCE.variance,
-            seed=TRUTH_SEED,
+            seed=truth_seed,
         )
     else:
-        truth = channel_field((size, size), seed=TRUTH_SEED, **CHANNELS).astype(np.int64)
-    cons = sample_constraints(truth, density=DENSITY, seed=WELLS_SEED)
+        truth = channel_field((size, size), seed=truth_seed, **CHANNELS).astype(np.int64)
+    cons = sample_constraints(truth, density=DENSITY, seed=wells_seed)
     rows, cols = cons.rows_cols
     values = truth[rows, cols]  # (m,)
     ids = [f"W{i + 1:03d}" for i in range(len(rows))]
@@ -342,7 +348,8 @@ def run_benchmark(cfg: BenchConfig, command: str = "") -> list[dict]:
     for case in cfg.cases:
         if case == "gaussian":
             tis = gaussian_training_images(cfg)
-            checkpoint, ti, codes = gaussian_checkpoint(cfg, tis), tis[0], None
+            checkpoint = cfg.gaussian_trained or gaussian_checkpoint(cfg, tis)
+            ti, codes = tis[0], None
         else:
             checkpoint = cfg.channel_model
             if not checkpoint.is_file():
@@ -352,7 +359,11 @@ def run_benchmark(cfg: BenchConfig, command: str = "") -> list[dict]:
                 )
             ti = read_training_image(cfg.channel_ti).astype(np.int64)
             codes = np.unique(ti)
-        methods = ["geocgan"] + [p for p in peer_names_for(case) if available[p]]
+        methods = ["geocgan"] + [
+            p
+            for p in peer_names_for(case)
+            if available[p] and (cfg.peers is None or p in cfg.peers)
+        ]
         for size in cfg.sizes:
             rows_case, details_case = _run_grid(cfg, case, size, methods, checkpoint, ti, codes)
             rows += rows_case
@@ -370,7 +381,7 @@ def _run_grid(cfg, case, size, methods, checkpoint, ti, codes) -> tuple[list[dic
     shape = (size, size)
     large = size >= cfg.large_size
     n, repeats = (cfg.large_n, cfg.large_repeats) if large else (cfg.n, cfg.repeats)
-    truth, wells = truth_and_wells(case, size)
+    truth, wells = truth_and_wells(case, size, cfg.truth_seed, cfg.wells_seed)
     k = max(1, round(cfg.holdout_share * len(wells.rows)))
     keep_idx, out_idx = split_wells(len(wells.rows), k, cfg.seed)
     kept, held_out = wells.subset(keep_idx), wells.subset(out_idx)
@@ -586,6 +597,8 @@ def _write_outputs(cfg, rows, details, examples, command, wall, loads) -> None:
         "# geocgan vs GSTools and geone: side-by-side benchmark",
         "",
         f"- command: `{command}`",
+        f"- truth seed {cfg.truth_seed}, wells seed {cfg.wells_seed}"
+        + ("" if cfg.truth_seed == TRUTH_SEED else " (validation wells, not the reported case)"),
         f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
         f"- machine: {_machine()}; every method on {cfg.threads} threads",
         f"- wall time: {wall / 60:.1f} min",
@@ -814,7 +827,26 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     p.add_argument(
         "--channel-model", type=Path, default=d.channel_model, help="trained channel checkpoint"
     )
+    p.add_argument(
+        "--gaussian-model",
+        type=Path,
+        help="trained Gaussian checkpoint to use instead of the cached one under --runs",
+    )
     p.add_argument("--runs", type=Path, default=d.runs, help="cache of the Gaussian model")
+    p.add_argument(
+        "--peers",
+        nargs="*",
+        choices=list(PEERS),
+        help="peers to run (default: every installed one; none: geocgan alone)",
+    )
+    p.add_argument(
+        "--truth-seed",
+        type=int,
+        default=d.truth_seed,
+        help="seed of the truth fields; another one than the default gives validation wells "
+        "on which to choose among models without looking at the reported case",
+    )
+    p.add_argument("--wells-seed", type=int, default=d.wells_seed, help="seed of the wells")
     p.add_argument("--out", type=Path, default=d.out, help="results directory")
     p.add_argument(
         "--quick", action="store_true", help=f"smoke run: {QUICK}, results under <out>/quick"
@@ -845,6 +877,10 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         train_epochs=a.train_epochs,
         train_patch=a.train_patch,
         channel_model=a.channel_model,
+        gaussian_trained=a.gaussian_model,
+        peers=None if a.peers is None else tuple(a.peers),
+        truth_seed=a.truth_seed,
+        wells_seed=a.wells_seed,
         runs=a.runs,
         out=a.out,
         threads=a.threads,

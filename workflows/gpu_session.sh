@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # One GPU session, as run on a lent GPU node (results in workflows/results/gpu/):
 #   1. throughput on the quiet GPU (workflows/throughput.py);
-#   2. four trainings side by side for TRAIN_SECONDS, snapshots every 50 epochs:
-#      the shipped channel model and the Gaussian benchmark model trained on from their
-#      CPU checkpoints (same batch 16, 96² patches), and both trained afresh with batches of
-#      64 patches of 128²;
+#   2. trainings side by side for TRAIN_SECONDS, with snapshots (PLAN):
+#      explore: the shipped channel model and the Gaussian benchmark model trained on from
+#        their CPU checkpoints (same batch 16, 96² patches), and both trained afresh with
+#        batches of 64 patches of 128² (snapshots every 50 epochs);
+#      ema: the two trained on from their CPU checkpoints with an averaged generator
+#        (--ema 0.999; snapshots every 25 epochs);
 #   3. packs each run's log and at most 7 snapshots (the last one included) as OUT/<run>.tar.
 # Needs torch, numpy, scipy, safetensors, tqdm and matplotlib only: no GIS stack.
-# Run from the repository root: bash workflows/gpu_session.sh OUT [TRAIN_SECONDS]
+# Run from the repository root: bash workflows/gpu_session.sh OUT [TRAIN_SECONDS] [PLAN]
 set -u
 out=${1:?give the output folder}
 secs=${2:-300}
+plan=${3:-ema}
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 TQDM_MININTERVAL=20
 mkdir -p "$out" runs/gpu
 log="$out/session.log"
@@ -28,17 +31,30 @@ train() {
     local name=$1
     shift
     timeout "$secs" python3 workflows/train_models.py "$@" --epochs 100000 --run "runs/gpu/$name" \
-        --snapshot-every 50 >"runs/gpu/$name.log" 2>&1
+        >"runs/gpu/$name.log" 2>&1
     echo "$name exit $? ($(date -u +%T))" >>"$log"
 }
-echo "== training ${secs}s from $(date -u +%T)" >>"$log"
-train gaussian_on gaussian --init runs/benchmark/gaussian.safetensors &
-train channels_on channels --init runs/sample_data/checkpoint.safetensors &
-train gaussian_b64p128 gaussian --batch 64 --patch 128 &
-train channels_b64p128 channels --batch 64 --patch 128 &
+echo "== training ($plan) ${secs}s from $(date -u +%T)" >>"$log"
+gauss=(gaussian --init runs/benchmark/gaussian.safetensors)
+chan=(channels --init runs/sample_data/checkpoint.safetensors)
+case $plan in
+explore)
+    runs="gaussian_on channels_on gaussian_b64p128 channels_b64p128"
+    train gaussian_on "${gauss[@]}" --snapshot-every 50 &
+    train channels_on "${chan[@]}" --snapshot-every 50 &
+    train gaussian_b64p128 gaussian --batch 64 --patch 128 --snapshot-every 50 &
+    train channels_b64p128 channels --batch 64 --patch 128 --snapshot-every 50 &
+    ;;
+ema)
+    runs="gaussian_ema channels_ema"
+    train gaussian_ema "${gauss[@]}" --ema 0.999 --snapshot-every 25 &
+    train channels_ema "${chan[@]}" --ema 0.999 --snapshot-every 25 &
+    ;;
+*) echo "unknown plan $plan" >>"$log" ;;
+esac
 wait
 
-for run in gaussian_on channels_on gaussian_b64p128 channels_b64p128; do
+for run in $runs; do
     d=runs/gpu/$run
     [ -d "$d" ] || continue
     snaps=$(ls "$d"/*_epoch*.safetensors 2>/dev/null | python3 -c '

@@ -8,7 +8,8 @@
 
 ``--init CKPT`` starts from a checkpoint with optimizer state (e.g. ``runs/sample_data/
 checkpoint.safetensors``) and trains on to ``--epochs``; the batch, steps and seed must then
-be the ones it was trained with. Every ``--snapshot-every`` epochs the weights are kept as
+be the ones it was trained with. ``--ema 0.999`` adds an averaged generator (the model's
+``ema`` setting), also to a model trained without one: the average starts from its weights. Every ``--snapshot-every`` epochs the weights are kept as
 ``<run>/<case>_epoch<NNNN>.safetensors``, to be compared afterwards on validation wells
 (``benchmark_peers.py --truth-seed``). Needs only torch, numpy, scipy, safetensors and
 tqdm, so it runs on a bare GPU node (``workflows/gpu_session.sh``).
@@ -31,6 +32,7 @@ from make_sample_data import training_image
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GeocganError, InputError
+from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
 from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
 
@@ -44,6 +46,27 @@ def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
     tis = gaussian_training_images(bench)
     spec = FieldSpec.from_data(tis, "continuous")
     return GAUSSIAN_MODEL, spec, list(tis), f"gaussian_field x{bench.train_images}"
+
+
+def start_from(init: Path, ckpt: Path, model) -> None:
+    """Copy checkpoint ``init`` to ``ckpt`` as a start for ``model``, adding the averaged
+    generator (from the trained weights) when ``model`` has one and ``init`` has not."""
+    _, doc = read_checkpoint(init)
+    if doc["config"].get("ema", 0.0) == model.config.ema:
+        shutil.copyfile(init, ckpt)
+        return
+    old, doc = load_model(init, training_state=True)
+    if doc["config"].get("ema", 0.0) or not model.config.ema:
+        raise InputError(f"--init {init} has another ema setting; start it with its own")
+    missing = model.load_state_dict(old.state_dict(), strict=False).missing_keys
+    if any(not k.startswith("G_ema.") for k in missing):
+        raise InputError(f"--init {init} is not a checkpoint of this case's model")
+    model.G_ema.load_state_dict(model.G.state_dict())
+    for name, opt in model.optimizers.items():
+        opt.load_state_dict(old.optimizers[name].state_dict())
+    describe = ("model", "config", "field", "version", "optimizer_groups")
+    keep = {k: v for k, v in doc.items() if k not in describe}
+    save_checkpoint(ckpt, model, keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,9 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-every", type=int, default=50)
     p.add_argument("--device", default="auto")
+    p.add_argument("--ema", type=float, help="decay of the generator's weight average")
     a = p.parse_args(argv)
     try:
         config, spec, images, described = case_data(a.case)
+        if a.ema is not None:
+            config = {**config, "ema": a.ema}
         a.run.mkdir(parents=True, exist_ok=True)
         ckpt = a.run / f"{a.case}.safetensors"
         if a.init:
@@ -70,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{ckpt} exists: resume it without --init, or use another --run")
             if not a.init.exists():
                 raise InputError(f"--init {a.init} does not exist")
-            shutil.copyfile(a.init, ckpt)
+            start_from(a.init, ckpt, build_model("pixel-cgan", config, spec))
             log = a.init.with_suffix(".jsonl")
             log = log if log.exists() else a.init.with_name("log.jsonl")
             if log.exists():
