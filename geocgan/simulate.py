@@ -36,14 +36,19 @@ def realization_noise(
     return [torch.stack([z[k] for z in per_real]) for k in range(len(shapes))]
 
 
-def noise_threads(device: torch.device | str) -> int:
+def noise_threads(device: torch.device | str, height: int, width: int) -> int:
     """CPU threads that draw the noise of a GPU's next batch while it computes this one.
 
-    The noise is drawn per realization on the CPU (see the module's docstring); on one CPU
-    thread that capped an H200 at a tenth of its generator's rate (``workflows/throughput.py``:
-    3.8k of 39k realizations/s at 128²). On a CPU the model needs the cores: 0, drawn inline.
+    The noise is drawn per realization on the CPU (see the module's docstring); drawn inline
+    on one thread it held an H200 to a tenth of its generator's rate (``workflows/
+    throughput.py``, 2026-11-26: 3.8k of 39k realizations/s at 128², 766 of 9.8k at 256²).
+    Eight threads drawing ahead gave 5.0k and 1.9k, but at 64², where a realization's noise is
+    small and Python's overhead (which holds the GIL) dominates, 5.4k against 10.2k inline: so
+    threads from 128x128 pixels up. On a CPU the model needs the cores: 0, drawn inline.
     """
-    return min(8, os.cpu_count() or 1) if torch.device(device).type == "cuda" else 0
+    if torch.device(device).type != "cuda" or height * width < 128 * 128:
+        return 0
+    return min(8, os.cpu_count() or 1)
 
 
 def parallel_noise(model, idx, seed, h, w, pool: ThreadPoolExecutor, threads: int):
@@ -84,7 +89,7 @@ def generate_batches(
     cond = constraints.tensor(model.spec, device=dev)  # (1, K + 1, H, W)
     indices = np.asarray(list(indices), dtype=np.int64)
     batches = [indices[s : s + batch_size] for s in range(0, len(indices), batch_size)]
-    threads = noise_threads(dev)
+    threads = noise_threads(dev, h, w)
     with (
         tqdm(
             total=len(indices), desc="simulate", unit="real", disable=not progress, file=sys.stderr

@@ -174,7 +174,9 @@ def test_ema_generator_is_the_running_average_of_the_trained_one(tmp_path):
     for avg, before, now in zip(m.G_ema.parameters(), start, m.G.parameters(), strict=True):
         torch.testing.assert_close(avg, 0.9 * before + 0.1 * now.detach())
         assert not avg.requires_grad
-    assert any(not torch.equal(a, b) for a, b in zip(m.G_ema.parameters(), m.G.parameters()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(m.G_ema.parameters(), m.G.parameters(), strict=True)
+    )
     # the average generates, and travels with the checkpoint
     z = [torch.randn(2, *s) for s in m.noise_shapes(32, 32)]
     cond = torch.zeros(2, 2, 32, 32)

@@ -97,6 +97,7 @@ GAUSSIAN_MODEL = {
     "lr_g": 5e-4,
     "lr_d": 5e-4,
     "density": DENSITY,
+    "ema": 0.999,  # generate with the average of the generator's recent weights
 }
 GAUSSIAN_WEIGHTS = {  # loss weights of the Gaussian model that have a command-line option
     "lam": "λ, weight of the constraint term,",

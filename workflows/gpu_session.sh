@@ -7,7 +7,9 @@
 #        batches of 64 patches of 128² (snapshots every 50 epochs);
 #      ema: the two trained on from their CPU checkpoints with an averaged generator
 #        (--ema 0.999; snapshots every 25 epochs);
-#   3. packs each run's log and at most 7 snapshots (the last one included) as OUT/<run>.tar.
+#   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
+#      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
+#      snapshots came back re-packed by hand, the last six of each run in two tars).
 # Needs torch, numpy, scipy, safetensors, tqdm and matplotlib only: no GIS stack.
 # Run from the repository root: bash workflows/gpu_session.sh OUT [TRAIN_SECONDS] [PLAN]
 set -u
@@ -60,7 +62,7 @@ for run in $runs; do
     snaps=$(ls "$d"/*_epoch*.safetensors 2>/dev/null | python3 -c '
 import sys
 s = sys.stdin.read().split()
-k = max(1, -(-len(s) // 7))  # every k-th, from the last backwards
+k = max(1, -(-len(s) // 5))  # every k-th, from the last backwards
 print(" ".join(s[::-1][::k][::-1]))')
     tar -cf "$out/$run.tar" "runs/gpu/$run.log" "$d"/*.jsonl $snaps
     tail -c 400 "$d"/*.jsonl >>"$log"

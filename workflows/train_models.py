@@ -14,8 +14,13 @@ be the ones it was trained with. ``--ema 0.999`` adds an averaged generator (the
 (``benchmark_peers.py --truth-seed``). Needs only torch, numpy, scipy, safetensors and
 tqdm, so it runs on a bare GPU node (``workflows/gpu_session.sh``).
 
+``--export SNAPSHOT --to PATH`` writes a chosen snapshot as a finished model (weights only,
+``complete``, with ``--note`` on how it was trained and chosen), e.g. the shipped
+``sample_data/channels.safetensors``.
+
 Run: ``python workflows/train_models.py channels --epochs 400 --run runs/gpu/channels
-[--init CKPT] [--batch 16] [--patch 96] [--steps 40] [--snapshot-every 50]``.
+[--init CKPT] [--batch 16] [--patch 96] [--steps 40] [--snapshot-every 50] [--ema 0.999]``
+or ``python workflows/train_models.py channels --export SNAPSHOT --to PATH --note TEXT``.
 """
 
 from __future__ import annotations
@@ -69,13 +74,22 @@ def start_from(init: Path, ckpt: Path, model) -> None:
     save_checkpoint(ckpt, model, keep)
 
 
+def export(snapshot: Path, dest: Path, note: str) -> None:
+    """Write ``snapshot`` as a finished model: weights only, its epoch as the run's last."""
+    model, doc = load_model(snapshot)
+    keep = {k: doc[k] for k in ("training_images", "patch", "epoch", "step", "last") if k in doc}
+    train = {**doc.get("train", {}), "epochs": doc["epoch"]}
+    meta = {**keep, "train": train, "complete": True, "trained": note}
+    save_checkpoint(dest, model, meta, training_state=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("case", choices=["channels", "gaussian"])
-    p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--run", type=Path, required=True, help="folder of the checkpoint and log")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--run", type=Path, help="folder of the checkpoint and log")
     p.add_argument("--init", type=Path, help="checkpoint (with optimizer state) to train on")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96, help="patch side (multiple of 16)")
@@ -84,7 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshot-every", type=int, default=50)
     p.add_argument("--device", default="auto")
     p.add_argument("--ema", type=float, help="decay of the generator's weight average")
+    p.add_argument("--export", type=Path, help="snapshot to write as a finished model (--to)")
+    p.add_argument("--to", type=Path, help="where --export writes")
+    p.add_argument("--note", default="", help="how the exported model was trained and chosen")
     a = p.parse_args(argv)
+    if a.export:
+        if not a.to:
+            p.error("--export needs --to")
+        export(a.export, a.to, a.note)
+        print(f"{a.export} -> {a.to}")
+        return 0
+    if a.epochs is None or a.run is None:
+        p.error("training needs --epochs and --run")
     try:
         config, spec, images, described = case_data(a.case)
         if a.ema is not None:
