@@ -196,6 +196,15 @@ def train(
             "(Yang et al. 2019; not in the paper; 0: off).",
         ),
     ] = 0.0,
+    ema: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.9999,
+            help="Decay of an average of the generator's weights that then generates "
+            "(e.g. 0.999: about the last 1000 steps; 0: off, the trained weights generate).",
+        ),
+    ] = 0.0,
     unconditional: Annotated[
         bool, typer.Option(help="Train the unconditional GAN baseline instead.")
     ] = False,
@@ -245,6 +254,7 @@ def train(
                 "lam_local": lam_local,
                 "lam_moments": lam_moments,
                 "lam_div": lam_div,
+                "ema": ema,
                 "conditional": not unconditional,
                 "density": density,
                 "mode": mode.value,
@@ -346,6 +356,14 @@ def simulate(
     device: Annotated[
         str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")
     ] = "auto",
+    compile: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="torch.compile the generator: 15-30 s once, then about 2x faster on a CPU; "
+            "worth it from a few thousand realizations.",
+        ),
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs in --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
@@ -380,6 +398,7 @@ def simulate(
             wells_columns=_wells_columns(value, x, y, well_id, depth, datum),
             wells_crs=wells_crs,
             drop_outside=drop_outside,
+            compile=compile,
         )
         summary = run_simulation(wells, model, out, grid=the_grid, config=cfg)
     except GeocganError as err:

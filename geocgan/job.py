@@ -65,6 +65,7 @@ class SimulateConfig:
     wells_crs: str | None = None
     drop_outside: bool = False
     write_chunk: int = 64  # realizations read at a time to write the outputs (no CLI flag)
+    compile: bool = False  # torch.compile the generator (each Dask task compiles its own)
 
     def __post_init__(self) -> None:
         if (
@@ -92,11 +93,14 @@ def _generate_range(
     device: str,
     store: str,
     crop: tuple[int, int],
+    compile: bool = False,
 ) -> int:
     """A unit of work (also a Dask task): generate realizations [start, stop) and store them."""
     from geocgan.io.ensemble import write_region
 
     model, _ = load_model(checkpoint, device=resolve_device(device))
+    if compile:
+        model.compile_generator()
     h, w = crop
     for idx, fields in generate_batches(
         model, constraints, range(start, stop), seed=seed, batch_size=batch_size
@@ -120,6 +124,8 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     """Run the main job; returns the summary printed by the CLI (paths, honoring)."""
     out = Path(out)
     model, doc = load_model(checkpoint, device=resolve_device(config.device))
+    if config.compile:
+        model.compile_generator()
     if doc.get("complete") is False:
         warnings.warn(
             f"{checkpoint} is from an unfinished training run (epoch {doc.get('epoch')} of "
@@ -287,6 +293,7 @@ def _generate(
                     str(model.device),
                     store,
                     crop,
+                    config.compile,
                     pure=False,
                 )
                 for a, b in runs

@@ -110,13 +110,17 @@ def generate_batches(
                 nxt = b + 1 < len(batches)
                 ahead = ahead_pool.submit(draw, batches[b + 1]) if nxt else None
             z = [t.to(dev, non_blocking=True) for t in noise]
+            b = len(idx)
+            if getattr(model, "compiled", False) and b < batch_size:
+                # a compiled net is compiled for one batch shape: pad, then drop the padding
+                z = [torch.cat([t, t[-1:].expand(batch_size - b, *t.shape[1:])]) for t in z]
             was_training = model.training
             model.eval()
             with (
                 torch.inference_mode()
             ):  # not held across the yield: the caller's autograd is untouched
-                fake = model.generate(z, cond.expand(len(idx), -1, -1, -1))  # (b, K, H, W)
-                fields = model.spec.decode(fake).cpu().numpy()
+                fake = model.generate(z, cond.expand(len(z[0]), -1, -1, -1))  # (b', K, H, W)
+                fields = model.spec.decode(fake[:b]).cpu().numpy()
             model.train(was_training)
             yield idx, fields
             bar.update(len(idx))

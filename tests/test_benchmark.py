@@ -2,6 +2,7 @@
 
 import csv
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def tiny(tmp_path_factory):
         channel_ti=d / "ti.npy",
         runs=d / "runs",
         out=d / "out",
+        compile=False,  # compiling is tested in test_train_simulate; here it would cost minutes
     )
 
 
@@ -103,6 +105,11 @@ def test_tiny_benchmark_rows_and_outputs(tiny):
     ):
         assert (tiny.out / f"{name}.png").stat().st_size > 0
     assert (tiny.runs / "gaussian.safetensors").is_file()  # cached for the next run
+    # geocgan is timed before and after the peers; its time is the median of all its calls
+    details = json.loads((tiny.out / "details.json").read_text())["results"]
+    timing = details[f"channels/{SIZE}/geocgan"]["timing"]
+    calls = [t / timing["n_per_call"] for t in timing["times_s"] + timing["times_after_peers_s"]]
+    assert len(calls) == 2 and rows[4]["per_realization_s"] == pytest.approx(np.median(calls))
 
     with pytest.raises(OutputExistsError, match="results.csv exists; pass --overwrite"):
         bp.run_benchmark(tiny)
@@ -137,3 +144,16 @@ def test_quick_option_sets_a_small_separate_run():
     cfg = bp.parse_args(["--quick", "--cases", "channels"])
     assert cfg.sizes == (64,) and cfg.n == 10 and cfg.cases == ("channels",)
     assert cfg.out.name == "quick" and cfg.runs.name == "quick"
+
+
+def test_validation_wells_and_geocgan_alone(tiny, tmp_path):
+    cfg = bp.replace(
+        tiny, out=tmp_path / "val", cases=("channels",), peers=(), truth_seed=2025, wells_seed=8
+    )
+    rows = bp.run_benchmark(cfg, "pytest")
+    assert [r["method"] for r in rows] == ["geocgan"]
+    assert "truth seed 2025, wells seed 8 (validation wells" in (cfg.out / "results.md").read_text()
+    truth, wells = bp.truth_and_wells("channels", SIZE, 2025, 8)
+    default_truth, _ = bp.truth_and_wells("channels", SIZE)
+    assert not np.array_equal(truth, default_truth)
+    assert np.array_equal(truth[wells.rows, wells.cols], wells.values)

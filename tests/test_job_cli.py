@@ -14,7 +14,7 @@ from geocgan.cli import app
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
 from geocgan.io import ensemble as ens
-from geocgan.io.checkpoint import save_checkpoint
+from geocgan.io.checkpoint import read_checkpoint, save_checkpoint
 from geocgan.io.ensemble import open_ensemble
 from geocgan.io.grid import Grid
 from geocgan.job import SimulateConfig, neighbourhood_majority, run_simulation
@@ -389,3 +389,6 @@ def test_train_command_writes_a_checkpoint_log_and_curve(tmp_path):
     r = runner.invoke(app, [*args, "--resume", "--epochs", "2"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["epoch"] == 2
+    r = runner.invoke(app, [*args, "--overwrite", "--ema", "0.99"])  # an averaged generator
+    assert r.exit_code == 0, r.output
+    assert read_checkpoint(out)[1]["config"]["ema"] == 0.99

@@ -211,3 +211,14 @@ def test_training_data_with_unknown_facies_codes_is_refused_before_training(tmp_
             checkpoint=tmp_path / "m.safetensors",
             progress=False,
         )
+
+
+def test_compiled_generator_gives_the_eager_ensemble(facies32, tmp_path):
+    m = build_model("pixel-cgan", {**SMALL, "ema": 0.5}, FieldSpec("continuous"))
+    c = from_points(facies32[0].shape, [3, 20], [5, 11], [0.4, -1.2], spec=m.spec)
+    eager = simulate(m, c, 5, seed=2, batch_size=4)  # a full batch and a remainder of 1
+    m.compile_generator()
+    assert m.compiled and not any("_compiled" in k for k in m.state_dict())
+    np.testing.assert_allclose(simulate(m, c, 5, seed=2, batch_size=4), eager, atol=1e-4)
+    p = save_checkpoint(tmp_path / "m.safetensors", m, {"epoch": 0})  # saves as before
+    assert not load_model(p)[0].compiled

@@ -55,6 +55,12 @@ class GANModel(nn.Module):
     def generate(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
+    compiled: bool = False  # True once compile_generator() ran
+
+    def compile_generator(self) -> None:
+        """From now on, generate through ``torch.compile`` (optional for a model)."""
+        raise NotImplementedError(f"{self.name} cannot compile its generator")
+
     def noise_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
         raise NotImplementedError
 

@@ -228,8 +228,25 @@ class PixelCGAN(GANModel):
         Always float32 (no autocast), so that an ensemble does not depend on the precision
         mode; only training uses bf16 on CUDA. With ``ema`` the averaged weights generate.
         """
-        net = self.G_ema if self.config.ema else self.G
+        net = self.__dict__.get("_compiled")
+        if net is None:
+            net = self.G_ema if self.config.ema else self.G
         return self.activate(net(z, cond if self.config.conditional else None))
+
+    def compile_generator(self) -> None:
+        """Generate through ``torch.compile`` of the generating net (fused kernels).
+
+        On the 2-core development CPU a 128² realization took 4.3 ms instead of 9.8 ms, after a
+        one-off compilation of 15-30 s for each grid and batch size (``simulate`` pads the last
+        batch, so an ensemble compiles once). Same weights; results agree with the eager net to
+        float rounding. Not measured on a GPU.
+        """
+        net = self.G_ema if self.config.ema else self.G
+        self.__dict__["_compiled"] = torch.compile(net, dynamic=False)  # not a submodule
+
+    @property
+    def compiled(self) -> bool:
+        return "_compiled" in self.__dict__
 
     def train_step(
         self,
