@@ -189,6 +189,7 @@ def timed_runs(
     n_per_call: int,
     repeats: int,
     seed: int,
+    warmup: int = 1,
 ) -> PeerRun:
     """Set up a peer, warm it up, time its calls and gather ``n`` realizations.
 
@@ -200,10 +201,13 @@ def timed_runs(
         Does the one-off set-up and returns ``simulate(seed, k) -> (k, H, W) array``.
     n, n_per_call, repeats, seed : int
         Realizations wanted, realizations per timed call, minimum timed calls, base seed.
+    warmup : int
+        Realizations of the warm-up call (``n_per_call`` where the first call of a size does
+        one-off work, as compiling does).
     """
     start = time.perf_counter()
     simulate = build()
-    simulate(seed, 1)  # warm-up, discarded
+    simulate(seed, warmup)  # warm-up, discarded
     setup_s = time.perf_counter() - start
     outputs, times_s = [], []
     for call in range(max(repeats, math.ceil(n / n_per_call))):

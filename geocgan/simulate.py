@@ -88,6 +88,9 @@ def generate_batches(
     batch_size = batch_size or auto_batch_size(dev, h, w)
     cond = constraints.tensor(model.spec, device=dev)  # (1, K + 1, H, W)
     indices = np.asarray(list(indices), dtype=np.int64)
+    compiled = getattr(model, "compiled", False)
+    if compiled:  # compiled for one batch shape: no larger than needed, the last one padded
+        batch_size = max(1, min(batch_size, len(indices)))
     batches = [indices[s : s + batch_size] for s in range(0, len(indices), batch_size)]
     threads = noise_threads(dev, h, w)
     with (
@@ -111,8 +114,7 @@ def generate_batches(
                 ahead = ahead_pool.submit(draw, batches[b + 1]) if nxt else None
             z = [t.to(dev, non_blocking=True) for t in noise]
             b = len(idx)
-            if getattr(model, "compiled", False) and b < batch_size:
-                # a compiled net is compiled for one batch shape: pad, then drop the padding
+            if compiled and b < batch_size:
                 z = [torch.cat([t, t[-1:].expand(batch_size - b, *t.shape[1:])]) for t in z]
             was_training = model.training
             model.eval()

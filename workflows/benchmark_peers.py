@@ -271,8 +271,15 @@ def geocgan_run(
 
         return simulate
 
+    per_call = math.ceil(n / repeats)
     return timed_runs(
-        "geocgan", build, n=n, n_per_call=math.ceil(n / repeats), repeats=repeats, seed=seed
+        "geocgan",
+        build,
+        n=n,
+        n_per_call=per_call,
+        repeats=repeats,
+        seed=seed,
+        warmup=per_call if compile else 1,  # compiles for the timed calls' batch shape
     )
 
 
