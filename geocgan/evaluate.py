@@ -46,6 +46,7 @@ from geocgan.metrics.geostats import (
     ensemble_spread,
     facies_proportions,
     honoring,
+    neighbourhood_share,
     spanning_fraction,
     split_wells,
     variogram,
@@ -310,7 +311,8 @@ def ensemble_statistics(
     -------
     dict
         ``honoring`` (``metric``, ``overall``, ``worst_realization`` and, continuous,
-        ``mse_over_variance`` with the TI variance), ``proportions`` (``codes``, ``ensemble``,
+        ``mse_over_variance`` with the TI variance, or, categorical, ``neighbourhood_share``:
+        see :func:`geocgan.metrics.geostats.neighbourhood_share`), ``proportions`` (``codes``, ``ensemble``,
         ``training_image``, ``error``: largest absolute difference, fraction of pixels),
         ``variogram`` (curves, ``error``: relative RMSE over all directions, lags and facies,
         ``error_by_direction``), ``connectivity`` (per facies: curves, ``spanning`` shares and
@@ -336,7 +338,11 @@ def ensemble_statistics(
             "worst_realization": float(per.min() if categorical else per.max()),
         },
     }
-    if not categorical:
+    if categorical:
+        stats["honoring"]["neighbourhood_share"] = neighbourhood_share(
+            arr, wells.rows, wells.cols, wells.values
+        )
+    else:
         stats["honoring"]["mse_over_variance"] = hon["overall"] / reference["variance"]
 
     vario = variogram(
@@ -879,6 +885,7 @@ def _summary(stats: dict, held: dict | None) -> dict:
         "honoring_metric": stats["honoring"]["metric"],
         "honoring": stats["honoring"]["overall"],
         "honoring_mse_over_variance": stats["honoring"].get("mse_over_variance"),
+        "neighbourhood_share": stats["honoring"].get("neighbourhood_share"),
         "proportion_error": None if props is None else props["error"],
         "variogram_error": stats["variogram"]["error"],
         "connectivity_error": None if conn is None else conn["error"],

@@ -39,6 +39,7 @@ from geocgan.io.ensemble import (
 from geocgan.io.grid import Grid
 from geocgan.io.jsonio import dumps
 from geocgan.io.wells import Wells, read_wells
+from geocgan.metrics.geostats import neighbourhood_majority
 from geocgan.models import GANModel
 from geocgan.simulate import generate_batches
 from geocgan.train import resolve_device
@@ -314,26 +315,6 @@ def _generate(
             ):
                 write_region(store, int(idx[0]), fields[:, :h, :w])
                 bar.update(len(idx))
-
-
-def neighbourhood_majority(fields: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Majority facies of the (up to 8) neighbours of each well pixel: ``(n, n_wells)``, NaN on a tie."""
-    n, h, w = fields.shape
-    votes = []
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            if dr or dc:
-                r, c = rows + dr, cols + dc
-                inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)  # off-grid neighbours do not vote
-                votes.append(
-                    np.where(inside, fields[:, r.clip(0, h - 1), c.clip(0, w - 1)], np.nan)
-                )
-    votes = np.stack(votes)  # (8, n, n_wells)
-    codes = np.unique(votes[~np.isnan(votes)])
-    counts = np.stack([(votes == k).sum(0) for k in codes])  # (K, n, n_wells)
-    top = counts.max(0)
-    tie = (counts == top).sum(0) > 1
-    return np.where(tie, np.nan, codes[counts.argmax(0)])  # a tie is no majority
 
 
 class _Moments:

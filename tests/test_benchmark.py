@@ -87,6 +87,8 @@ def test_tiny_benchmark_rows_and_outputs(tiny):
             assert float(r["coverage_expected"]) == pytest.approx(0.9 * 2 / 4)
         else:
             assert r["coverage"] == "" and 0 <= float(r["brier"]) <= 2
+            assert 0 <= float(r["neighbourhood_share"]) <= 1
+            assert 0 < float(r["neighbourhood_share_truth"]) <= 1
             assert float(r["channel_proportion_ti"]) == pytest.approx(0.28, abs=0.03)
     for r in table[1:4] + table[5:]:  # the peers honor the wells exactly
         assert float(r["honoring"]) == (

@@ -387,3 +387,17 @@ def test_plots_write_png_and_refuse_overwrite(tmp_path, gauss_24):
     plot_variograms({"model": vario}, tmp_path / "v.png", overwrite=True)
     with pytest.raises(InputError, match=r"proportions\['ti'\] has shape \(3,\)"):
         plot_proportions({"ti": [0.2, 0.3, 0.5]}, [0, 1], tmp_path / "p2.png")
+
+
+def test_neighbourhood_share_tells_a_channel_from_an_isolated_pixel():
+    from geocgan.metrics.geostats import neighbourhood_share
+
+    rows, cols, facies = np.array([5]), np.array([5]), np.array([1])
+    channel = np.zeros((12, 12), np.int64)
+    channel[4:7, :] = 1  # a 3-pixel-wide channel through the well
+    isolated = np.zeros((12, 12), np.int64)
+    isolated[5, 5] = 1  # the well's facies at the well pixel only
+    assert neighbourhood_share(channel, rows, cols, facies) == 1.0
+    assert neighbourhood_share(isolated, rows, cols, facies) == 0.0
+    both = np.stack([channel, isolated, channel, channel])
+    assert neighbourhood_share(both, rows, cols, facies) == 0.75

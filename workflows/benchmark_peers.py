@@ -67,7 +67,7 @@ from geocgan.evaluate import (
 from geocgan.fields import channel_field, gaussian_field
 from geocgan.io.checkpoint import load_model, read_checkpoint
 from geocgan.io.images import read_training_image
-from geocgan.metrics.geostats import split_wells
+from geocgan.metrics.geostats import neighbourhood_share, split_wells
 from geocgan.models import build_model
 from geocgan.peers import (
     PEERS,
@@ -336,6 +336,8 @@ def _row(case, size, method, run: PeerRun, stats: dict, lwo: dict, load: float) 
         "honoring": hon["overall"],
         "honoring_mse_over_variance": hon.get("mse_over_variance"),
         "worst_realization": hon["worst_realization"],
+        "neighbourhood_share": hon.get("neighbourhood_share"),
+        "neighbourhood_share_truth": None,  # filled by the grid, which knows the truth
         "spread": stats["spread"]["value"],
         "channel_proportion": None if props is None else props["ensemble"][k],
         "channel_proportion_ti": None if props is None else props["training_image"][k],
@@ -454,6 +456,10 @@ def _run_grid(cfg, case, size, methods, checkpoint, ti, codes) -> tuple[list[dic
             held.realizations, held_out, categorical=categorical, codes=codes
         )
         rows.append(_row(case, size, method, run, stats, lwo, load))
+        if categorical:  # how often the truth itself has a well amid its own facies
+            rows[-1]["neighbourhood_share_truth"] = neighbourhood_share(
+                truth, wells.rows, wells.cols, wells.values
+            )
         stats_all[f"{case}/{size}/{method}"] = {
             "timing": {key: v for key, v in asdict(run).items() if key != "realizations"},
             "statistics": stats,
@@ -621,6 +627,8 @@ COLUMNS = {
         ("setup_s", "set-up s"),
         ("geocgan_speedup", "geocgan speed-up"),
         ("honoring", "facies match"),
+        ("neighbourhood_share", "wells amid own facies"),
+        ("neighbourhood_share_truth", "truth: amid own facies"),
         ("channel_proportion", "channel prop."),
         ("channel_proportion_ti", "TI prop."),
         ("proportion_error", "prop. err"),
@@ -667,7 +675,9 @@ def _write_outputs(cfg, rows, details, examples, command, wall, loads) -> None:
         "side; set-up: one-off work plus the warm-up call; geocgan speed-up: the method's "
         "time per realization / geocgan's.",
         "- statistics (definitions in `geocgan/evaluate.py`), against windows of the training "
-        "image of the grid's size: prop. err = largest |proportion difference|; variogram err = "
+        "image of the grid's size: wells amid own facies = share of (realization, well) whose 8 "
+        "neighbours are mostly of the well's facies (low: wells honored by isolated pixels; the "
+        "truth's own share beside it); prop. err = largest |proportion difference|; variogram err = "
         "relative RMSE of the (indicator) variograms over x, y, omni and all lags up to half the "
         "grid; connectivity err = mean |tau_ens - tau_TI| over lags, x/y and facies; spanning "
         "share = channel pixels in components touching both x edges (spanning error in the "

@@ -480,6 +480,40 @@ def ensemble_spread(fields) -> float:
 # --------------------------------------------------------------------------- conditioning
 
 
+def neighbourhood_majority(fields: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Majority facies of the (up to 8) neighbours of each well pixel: ``(n, n_wells)``, NaN on a tie."""
+    n, h, w = fields.shape
+    votes = []
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                r, c = rows + dr, cols + dc
+                inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)  # off-grid neighbours do not vote
+                votes.append(
+                    np.where(inside, fields[:, r.clip(0, h - 1), c.clip(0, w - 1)], np.nan)
+                )
+    votes = np.stack(votes)  # (8, n, n_wells)
+    codes = np.unique(votes[~np.isnan(votes)])
+    counts = np.stack([(votes == k).sum(0) for k in codes])  # (K, n, n_wells)
+    top = counts.max(0)
+    tie = (counts == top).sum(0) > 1
+    return np.where(tie, np.nan, codes[counts.argmax(0)])  # a tie is no majority
+
+
+def neighbourhood_share(fields, rows, cols, values) -> float:
+    """Share of (realization, well) pairs whose 8 neighbours are mostly of the well's facies.
+
+    A well honored by a channel passing through it scores 1, one honored by an isolated pixel
+    of its facies 0. Real fields score high but not 1 (wells near facies edges); compare with
+    the truth's own share on the same wells (the sample truth: 0.96, the validation truths:
+    0.92-0.95). Ties count as no majority.
+    """
+    arr = _stack(fields)
+    r, c, v = _wells(rows, cols, arr.shape[1:], values)
+    around = neighbourhood_majority(arr, r, c)  # (n, m), NaN on a tie
+    return float((around == v[None]).mean())
+
+
 def honoring(fields, rows, cols, values, categorical: bool) -> dict:
     """How well realizations reproduce the well data at the well pixels.
 
