@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -88,30 +89,32 @@ def generate_batches(
     batch_size = batch_size or auto_batch_size(dev, h, w)
     cond = constraints.tensor(model.spec, device=dev)  # (1, K + 1, H, W)
     indices = np.asarray(list(indices), dtype=np.int64)
-    compiled = getattr(model, "compiled", False)
+    compiled = model.compiled
     if compiled:  # compiled for one batch shape: no larger than needed, the last one padded
         batch_size = max(1, min(batch_size, len(indices)))
     batches = [indices[s : s + batch_size] for s in range(0, len(indices), batch_size)]
     threads = noise_threads(dev, h, w)
+    # on a GPU the next batch's noise is drawn while this one runs: one thread waits for it,
+    # ``threads`` draw it (so the pool never waits on itself)
+    pool = ThreadPoolExecutor(threads + 1) if threads else None
     with (
         tqdm(
             total=len(indices), desc="simulate", unit="real", disable=not progress, file=sys.stderr
         ) as bar,
-        ThreadPoolExecutor(max(1, threads)) as workers,
-        ThreadPoolExecutor(1) as ahead_pool,
+        pool or nullcontext(),
     ):
-        # on a GPU the next batch's noise is drawn in the background while this one runs
-        def draw(idx):
-            return parallel_noise(model, idx, seed, h, w, workers, threads)
 
-        ahead = ahead_pool.submit(draw, batches[0]) if threads and batches else None
-        for b, idx in enumerate(batches):
+        def draw(idx):
+            return parallel_noise(model, idx, seed, h, w, pool, threads)
+
+        ahead = pool.submit(draw, batches[0]) if pool and batches else None
+        for k, idx in enumerate(batches):
             if ahead is None:
                 noise = realization_noise(model, idx, seed, h, w)
             else:
                 noise = ahead.result()
-                nxt = b + 1 < len(batches)
-                ahead = ahead_pool.submit(draw, batches[b + 1]) if nxt else None
+                nxt = k + 1 < len(batches)
+                ahead = pool.submit(draw, batches[k + 1]) if nxt else None
             z = [t.to(dev, non_blocking=True) for t in noise]
             b = len(idx)
             if compiled and b < batch_size:

@@ -334,7 +334,8 @@ class Trainer:
         """Refuse to resume a checkpoint made with other model, field or training settings."""
         model = self.model
         diff = []
-        if {**asdict(model.config), **doc["config"]} != asdict(model.config):
+        # a setting newer than the checkpoint had its default when the checkpoint was made
+        if {**asdict(type(model.config)()), **doc["config"]} != asdict(model.config):
             diff.append("model config")
         if doc["field"] != model.spec.to_dict():
             diff.append("field normalisation / facies codes")

@@ -55,6 +55,7 @@ def tiny(tmp_path_factory):
         runs=d / "runs",
         out=d / "out",
         compile=False,  # compiling is tested in test_train_simulate; here it would cost minutes
+        gaussian_trained=None,  # train (and cache) a tiny model
     )
 
 

@@ -55,3 +55,12 @@ def test_bad_training_images(tmp_path):
     np.save(tmp_path / "holes.npy", holes)
     with pytest.raises(InputError, match="1 missing"):
         read_training_image(tmp_path / "holes.npy")
+
+
+def test_geocgan_io_names_resolve_on_first_use():
+    import geocgan.io as io
+
+    for name in io.__all__:  # every re-exported name is found in its module
+        assert getattr(io, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        io.nothing  # noqa: B018

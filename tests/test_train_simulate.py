@@ -10,7 +10,7 @@ import torch
 
 from geocgan.constraints import FieldSpec, from_points, sample_constraints
 from geocgan.errors import CheckpointError, InputError
-from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
+from geocgan.io.checkpoint import META_KEY, load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
 from geocgan.simulate import (
     auto_batch_size,
@@ -129,6 +129,22 @@ def test_snapshots_keep_the_weights_of_every_kth_epoch(tmp_path, facies32):
         Trainer(small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, snapshot_every=-1)
 
 
+def test_resuming_with_a_setting_the_checkpoint_predates_is_refused(tmp_path, facies32):
+    ckpt = tmp_path / "m.safetensors"
+    cfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=1, seed=5, device="cpu", val_size=8)
+    Trainer(small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, progress=False).fit()
+    tensors, doc = read_checkpoint(ckpt)
+    del doc["config"]["ema"]  # as written before the setting existed
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(ckpt), metadata={META_KEY: json.dumps(doc)})
+    later = TrainConfig(epochs=2, batch_size=8, steps_per_epoch=1, seed=5, device="cpu", val_size=8)
+    with pytest.raises(CheckpointError, match="model config"):
+        Trainer(small_model(ema=0.9), FieldArray(facies32), later, checkpoint=ckpt).fit(resume=True)
+    rows = Trainer(small_model(), FieldArray(facies32), later, checkpoint=ckpt).fit(resume=True)
+    assert [r["epoch"] for r in rows] == [2]  # its default then is today's default: resumes
+
+
 def test_patch_sampler_draws_windows_of_the_training_images():
     im = np.arange(50 * 60, dtype=np.float32).reshape(50, 60)
     ps = PatchSampler([im, im[:40, :40]], 32)
@@ -215,6 +231,7 @@ def test_training_data_with_unknown_facies_codes_is_refused_before_training(tmp_
 
 def test_compiled_generator_gives_the_eager_ensemble(facies32, tmp_path):
     m = build_model("pixel-cgan", {**SMALL, "ema": 0.5}, FieldSpec("continuous"))
+    m.train_step(torch.randn(4, 1, 32, 32), torch.Generator().manual_seed(0))  # G_ema != G
     c = from_points(facies32[0].shape, [3, 20], [5, 11], [0.4, -1.2], spec=m.spec)
     eager = simulate(m, c, 5, seed=2, batch_size=4)  # a full batch and a remainder of 1
     m.compile_generator()

@@ -5,17 +5,23 @@ Two cases, each on square grids (64, 128, 256 pixels a side by default):
 * ``gaussian``: a stationary Gaussian field, exponential covariance ``exp(-h / 16)`` (length
   scale 16 px, practical range 48 px), variance 1, mean 0. Peers: GSTools ``CondSRF``, geone
   sequential Gaussian simulation (SGS) and geone FFT simulation with the kriged residual.
-  geocgan uses a continuous model trained here on a few large unconditional fields (cached
-  under ``runs/benchmark/``, reused and resumed when present).
+  geocgan uses ``gaussian_model.safetensors`` beside the results (trained on a few large
+  unconditional fields, 120 epochs here on a CPU and 155 more with an averaged generator on a
+  GPU, see ``workflows/results/gpu/README.md``); ``--train-gaussian`` trains one here instead
+  (cached under ``runs/benchmark/``, reused and resumed when present).
 * ``channels``: binary sinuous channels (1) in floodplain (0), the sample data's settings.
   Peer: geone DeeSse with the sample training image (TI), the one the channel model
   (``sample_data/channels.safetensors``) was trained on.
 
-Each case and grid has a truth realization that is not part of any training data (seed 2024)
-and 0.5 % of its pixels as wells. Every method makes ``n`` conditional realizations; time per
-realization is the median over timed calls after a warm-up call, the one-off set-up (model
-loading, GSTools' kriging of the grid) reported apart, with the protocol of
+Each case and grid has a truth realization that is not part of any training data (seed 2024;
+``--truth-seed``/``--wells-seed`` give validation wells to choose models on) and 0.5 % of its
+pixels as wells. Every method makes ``n`` conditional realizations; time per realization is
+the median over timed calls after a warm-up call, the one-off set-up (model loading and
+compilation, GSTools' kriging of the grid) reported apart, with the protocol of
 ``geocgan.peers`` (geocgan, like geone, makes ``ceil(n / repeats)`` realizations a call).
+geocgan generates through ``torch.compile`` (``--no-compile``: eager) and is timed before and
+after the peers of each grid, its time the median of all its calls. ``--peers`` limits the
+peers (none: geocgan alone).
 Then every statistic of ``geocgan.evaluate`` (honoring, spread, variogram error against the
 TI; proportion and connectivity errors for channels; conditional correlation against exact
 simple kriging for the Gaussian case) and a leave-wells-out check: 20 % of the wells are held
@@ -26,9 +32,10 @@ Writes ``results.csv`` (one row per case, grid and method), ``results.md``, ``de
 (every statistic and curve) and PNG plots into ``workflows/results/benchmark/``.
 
 Run: ``python workflows/benchmark_peers.py [--sizes 64 128 256] [--n 40] [--repeats 3]
-[--cases gaussian channels] [--train-epochs 120] [--train-patch 96] [--quick] [--overwrite]``;
-about 10 min on a 2-core CPU, plus 20-40 min the first time to train the Gaussian model. The peers are an
-optional extra (``pip install geocgan[peers]``): a missing one is skipped with a message.
+[--cases gaussian channels] [--threads 1] [--quick] [--overwrite]``; about 12 min on a 2-core
+CPU (``--train-gaussian [--train-epochs 120] [--train-patch 96]``: plus 20-40 min the first
+time). The peers are an optional extra (``pip install geocgan[peers]``): a missing one is
+skipped with a message.
 """
 
 from __future__ import annotations
@@ -126,7 +133,8 @@ class BenchConfig:
     truth_seed: int = TRUTH_SEED  # another seed gives validation wells, to choose models on
     wells_seed: int = WELLS_SEED
     peers: tuple[str, ...] | None = None  # None: every installed peer
-    gaussian_trained: Path | None = None  # a trained Gaussian model instead of the cache
+    # the trained Gaussian model; None trains one (or reuses the cache under ``runs``)
+    gaussian_trained: Path | None = ROOT / "workflows/results/benchmark/gaussian_model.safetensors"
     train_epochs: int = 120
     train_steps: int = 40
     train_batch: int = 16
@@ -260,8 +268,9 @@ def geocgan_run(
     repeats: int,
     compile: bool = False,
 ) -> PeerRun:
-    """geocgan timed like the peers: set-up = loading the model + one warm-up call, which
-    holds the compilation for this grid with ``compile``."""
+    """geocgan timed like the peers: set-up = loading the model (once per benchmark run,
+    then cached) + one warm-up call, which holds the compilation for this grid with
+    ``compile``."""
 
     def build():
         model = _cpu_model(checkpoint, compile, checkpoint.stat().st_mtime_ns)
@@ -430,6 +439,9 @@ def _run_grid(cfg, case, size, methods, checkpoint, ti, codes) -> tuple[list[dic
         seed=cfg.seed,
     )
     rows, stats_all, examples = [], {}, {"truth": truth, "wells": wells}
+    truth_share = (  # how often the truth itself has a well amid its own facies
+        neighbourhood_share(truth, wells.rows, wells.cols, wells.values) if categorical else None
+    )
     for method in methods:
         load = os.getloadavg()[0]
         common = {
@@ -456,10 +468,8 @@ def _run_grid(cfg, case, size, methods, checkpoint, ti, codes) -> tuple[list[dic
             held.realizations, held_out, categorical=categorical, codes=codes
         )
         rows.append(_row(case, size, method, run, stats, lwo, load))
-        if categorical:  # how often the truth itself has a well amid its own facies
-            rows[-1]["neighbourhood_share_truth"] = neighbourhood_share(
-                truth, wells.rows, wells.cols, wells.values
-            )
+        if categorical:
+            rows[-1]["neighbourhood_share_truth"] = truth_share
         stats_all[f"{case}/{size}/{method}"] = {
             "timing": {key: v for key, v in asdict(run).items() if key != "realizations"},
             "statistics": stats,
@@ -895,7 +905,13 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     p.add_argument(
         "--gaussian-model",
         type=Path,
-        help="trained Gaussian checkpoint to use instead of the cached one under --runs",
+        default=d.gaussian_trained,
+        help="trained Gaussian checkpoint (default: the committed benchmark model)",
+    )
+    p.add_argument(
+        "--train-gaussian",
+        action="store_true",
+        help="train the Gaussian model here (cached under --runs) instead of --gaussian-model",
     )
     p.add_argument("--runs", type=Path, default=d.runs, help="cache of the Gaussian model")
     p.add_argument(
@@ -948,7 +964,7 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         train_epochs=a.train_epochs,
         train_patch=a.train_patch,
         channel_model=a.channel_model,
-        gaussian_trained=a.gaussian_model,
+        gaussian_trained=None if a.train_gaussian else a.gaussian_model,
         peers=None if a.peers is None else tuple(a.peers),
         truth_seed=a.truth_seed,
         wells_seed=a.wells_seed,

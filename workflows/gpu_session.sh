@@ -42,9 +42,9 @@ chan=(channels --init runs/sample_data/checkpoint.safetensors)
 case $plan in
 explore)
     runs="gaussian_on channels_on gaussian_b64p128 channels_b64p128"
-    train gaussian_on "${gauss[@]}" --snapshot-every 50 &
+    train gaussian_on "${gauss[@]}" --ema 0 --snapshot-every 50 &  # as run, before ema
     train channels_on "${chan[@]}" --snapshot-every 50 &
-    train gaussian_b64p128 gaussian --batch 64 --patch 128 --snapshot-every 50 &
+    train gaussian_b64p128 gaussian --batch 64 --patch 128 --ema 0 --snapshot-every 50 &
     train channels_b64p128 channels --batch 64 --patch 128 --snapshot-every 50 &
     ;;
 ema)

@@ -9,10 +9,11 @@
 ``--init CKPT`` starts from a checkpoint with optimizer state (e.g. ``runs/sample_data/
 checkpoint.safetensors``) and trains on to ``--epochs``; the batch, steps and seed must then
 be the ones it was trained with. ``--ema 0.999`` adds an averaged generator (the model's
-``ema`` setting), also to a model trained without one: the average starts from its weights. Every ``--snapshot-every`` epochs the weights are kept as
+``ema`` setting), also to a model trained without one: the average starts from its weights.
+Every ``--snapshot-every`` epochs the weights are kept as
 ``<run>/<case>_epoch<NNNN>.safetensors``, to be compared afterwards on validation wells
-(``benchmark_peers.py --truth-seed``). Needs only torch, numpy, scipy, safetensors and
-tqdm, so it runs on a bare GPU node (``workflows/gpu_session.sh``).
+(``benchmark_peers.py --truth-seed``). Needs only torch, numpy, scipy, safetensors, tqdm and
+matplotlib, so it runs on a bare GPU node (``workflows/gpu_session.sh``).
 
 ``--export SNAPSHOT --to PATH`` writes a chosen snapshot as a finished model (weights only,
 ``complete``, with ``--note`` on how it was trained and chosen), e.g. the shipped
@@ -101,10 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", type=Path, help="snapshot to write as a finished model (--to)")
     p.add_argument("--to", type=Path, help="where --export writes")
     p.add_argument("--note", default="", help="how the exported model was trained and chosen")
+    p.add_argument("--overwrite", action="store_true", help="let --export replace --to")
     a = p.parse_args(argv)
     if a.export:
         if not a.to:
             p.error("--export needs --to")
+        if a.to.exists() and not a.overwrite:
+            p.error(f"{a.to} exists; pass --overwrite to replace it")
         export(a.export, a.to, a.note)
         print(f"{a.export} -> {a.to}")
         return 0
