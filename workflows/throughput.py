@@ -13,9 +13,11 @@ configuration (fcn, ngf=12, ndf=16, 4-layer PatchGAN):
   device (float32, and on a GPU also under bfloat16 autocast), i.e. what the sampler would
   reach if its per-realization noise cost nothing.
 
-Writes ``workflows/results/throughput/<device>[_<threads>threads].json`` and prints a
-Markdown table. Run: ``python workflows/throughput.py [--threads 2]`` (1-2 minutes on a
-2-core CPU).
+With ``--compile`` the generation rates are those of the ``torch.compile``d generator (the
+compilation, once per grid, happens in the warm-up). Writes
+``workflows/results/throughput/<device>[_<threads>threads][_compiled].json`` and prints a
+Markdown table. Run: ``python workflows/throughput.py [--threads 2] [--compile]`` (1-2
+minutes on a 2-core CPU, 3-4 with ``--compile``).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--batch", type=int, default=None, help="realizations per forward pass")
+    p.add_argument("--compile", action="store_true", help="generate through torch.compile")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -121,7 +124,8 @@ def main() -> None:
         "load_average_before": os.getloadavg(),
         "command": "python workflows/throughput.py"
         + (f" --threads {a.threads}" if a.threads else "")
-        + (f" --batch {a.batch}" if a.batch else ""),
+        + (f" --batch {a.batch}" if a.batch else "")
+        + (" --compile" if a.compile else ""),
         "config": CONFIG,
         "batch_size": a.batch or "auto (geocgan.simulate.auto_batch_size)",
     }
@@ -130,6 +134,8 @@ def main() -> None:
         res["train_images_per_s_96_batch16"] = train_rate(model, dev, 16, 50, size=96)
         res["train_images_per_s_128_batch64"] = train_rate(model, dev, 64, 50, size=128)
     model.eval()
+    if a.compile:
+        model.compile_generator()
     for size in (64, 128, 256):
         n = 4096 if gpu else (128 if size < 256 else 32)
         res[f"realizations_per_s_{size}"] = generate_rate(model, size, n, a.batch)
@@ -141,6 +147,7 @@ def main() -> None:
     res["load_average_after"] = os.getloadavg()
     a.out.mkdir(parents=True, exist_ok=True)
     name = ("gpu" if gpu else "cpu") + (f"_{a.threads}threads" if a.threads and not gpu else "")
+    name += "_compiled" if a.compile else ""
     (a.out / f"{name}.json").write_text(json.dumps(res, indent=1))
     print(f"| {res['device']} | value |\n|---|---|")
     for key, value in res.items():
