@@ -15,7 +15,7 @@ Reproduces the shipped sample data from seeds, with the package's own generator:
 - ``training_log.jsonl``: the training curve (one JSON line per epoch).
 
 Run: ``python workflows/make_sample_data.py [--epochs N] [--out sample_data]``.
-Takes about 15-25 minutes on a 2-core CPU (training); on a GPU about 5 minutes, since batches of
+Takes about 15-25 minutes on a 2-core CPU (training); on a GPU about 2 minutes: batches of
 16 are launch-bound there (650 images/s on an H200, ``workflows/results/gpu/README.md``).
 """
 
