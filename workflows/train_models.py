@@ -114,18 +114,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.epochs is None or a.run is None:
         p.error("training needs --epochs and --run")
+    ckpt, copied = a.run / f"{a.case}.safetensors", False
     try:
         config, spec, images, described = case_data(a.case)
         if a.ema is not None:
             config = {**config, "ema": a.ema}
         a.run.mkdir(parents=True, exist_ok=True)
-        ckpt = a.run / f"{a.case}.safetensors"
         if a.init:
             if ckpt.exists():
                 raise InputError(f"{ckpt} exists: resume it without --init, or use another --run")
             if not a.init.exists():
                 raise InputError(f"--init {a.init} does not exist")
             start_from(a.init, ckpt, build_model("pixel-cgan", config, spec))
+            copied = True
             log = a.init.with_suffix(".jsonl")
             log = log if log.exists() else a.init.with_name("log.jsonl")
             if log.exists():
@@ -150,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             snapshot_every=a.snapshot_every,
         ).fit(resume=True)
     except GeocganError as err:
+        if copied and not list(a.run.glob(f"{a.case}_epoch*")):
+            # the copy of --init did not train (other settings): leave --run as it was
+            ckpt.unlink(missing_ok=True)
+            ckpt.with_suffix(".jsonl").unlink(missing_ok=True)
         sys.stderr.write(f"error: {err}\n")
         return 1
     if rows:
