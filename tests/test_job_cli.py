@@ -253,6 +253,17 @@ def _simulate_args(site, model, out, *extra):
     ]
 
 
+def test_compile_option_reaches_the_model(site, tiny_model, tmp_path, monkeypatch):
+    from geocgan.models import PixelCGAN
+
+    calls = []
+    monkeypatch.setattr(PixelCGAN, "compile_generator", lambda self: calls.append(self.config))
+    args = _simulate_args(site, tiny_model, tmp_path / "o")
+    assert runner.invoke(app, args).exit_code == 0 and calls == []  # off by default
+    assert runner.invoke(app, [*args, "--overwrite", "--compile"]).exit_code == 0
+    assert len(calls) == 1
+
+
 def test_existing_output_is_refused_without_overwrite(site, tiny_model, tmp_path):
     args = _simulate_args(site, tiny_model, tmp_path / "o")
     assert runner.invoke(app, args).exit_code == 0
