@@ -10,7 +10,13 @@ import torch
 
 from geocgan.constraints import FieldSpec, from_points, sample_constraints
 from geocgan.errors import CheckpointError, InputError
-from geocgan.io.checkpoint import META_KEY, load_model, read_checkpoint, save_checkpoint
+from geocgan.io.checkpoint import (
+    META_KEY,
+    export_model,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
 from geocgan.models import build_model
 from geocgan.simulate import (
     auto_batch_size,
@@ -143,6 +149,26 @@ def test_resuming_with_a_setting_the_checkpoint_predates_is_refused(tmp_path, fa
         Trainer(small_model(ema=0.9), FieldArray(facies32), later, checkpoint=ckpt).fit(resume=True)
     rows = Trainer(small_model(), FieldArray(facies32), later, checkpoint=ckpt).fit(resume=True)
     assert [r["epoch"] for r in rows] == [2]  # its default then is today's default: resumes
+
+
+def test_export_writes_a_finished_weights_only_model(tmp_path, facies32):
+    cfg = TrainConfig(epochs=2, batch_size=8, steps_per_epoch=1, seed=5, device="cpu", val_size=8)
+    ckpt = tmp_path / "m.safetensors"
+    t = Trainer(
+        small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, progress=False, snapshot_every=1
+    )
+    t.fit()
+    out = export_model(t.snapshot_path(1), tmp_path / "final.safetensors", "epoch 1, by hand")
+    tensors, doc = read_checkpoint(out)
+    assert not any(k.startswith("optim") for k in tensors)
+    assert doc["epoch"] == 1 and doc["complete"] and doc["train"]["epochs"] == 1
+    assert doc["trained"] == "epoch 1, by hand"
+    snap, _ = read_checkpoint(t.snapshot_path(1))
+    assert all(torch.equal(tensors[k], snap[k]) for k in snap)
+    with pytest.raises(CheckpointError, match="exists; pass --overwrite"):
+        export_model(ckpt, out)
+    export_model(ckpt, out, overwrite=True)
+    assert read_checkpoint(out)[1]["epoch"] == 2
 
 
 def test_patch_sampler_draws_windows_of_the_training_images():

@@ -29,7 +29,7 @@ import numpy as np
 
 from geocgan.constraints import FieldSpec, sample_constraints
 from geocgan.fields import channel_field
-from geocgan.io.checkpoint import load_model, save_checkpoint
+from geocgan.io.checkpoint import export_model, read_checkpoint
 from geocgan.io.images import read_training_image
 from geocgan.models import build_model
 from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
@@ -140,11 +140,11 @@ def train_checkpoint(
         log=work / "log.jsonl",
         meta={"training_images": ["training_image.tif"], "patch": patch},
     ).fit(resume=True)
-    model, doc = load_model(work / "checkpoint.safetensors")
-    keep = {k: doc[k] for k in ("training_images", "patch", "epoch", "step", "train", "last")}
-    save_checkpoint(out / "channels.safetensors", model, keep, training_state=False)
+    shipped = export_model(
+        work / "checkpoint.safetensors", out / "channels.safetensors", overwrite=True
+    )
     (out / "training_log.jsonl").write_text((work / "log.jsonl").read_text())
-    print(json.dumps(rows[-1] if rows else doc["last"], indent=1))
+    print(json.dumps(rows[-1] if rows else read_checkpoint(shipped)[1]["last"], indent=1))
 
 
 if __name__ == "__main__":

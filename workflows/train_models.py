@@ -38,7 +38,7 @@ from make_sample_data import training_image
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GeocganError, InputError
-from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
+from geocgan.io.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
 from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
 
@@ -75,15 +75,6 @@ def start_from(init: Path, ckpt: Path, model) -> None:
     save_checkpoint(ckpt, model, keep)
 
 
-def export(snapshot: Path, dest: Path, note: str) -> None:
-    """Write ``snapshot`` as a finished model: weights only, its epoch as the run's last."""
-    model, doc = load_model(snapshot)
-    keep = {k: doc[k] for k in ("training_images", "patch", "epoch", "step", "last") if k in doc}
-    train = {**doc.get("train", {}), "epochs": doc["epoch"]}
-    meta = {**keep, "train": train, "complete": True, "trained": note}
-    save_checkpoint(dest, model, meta, training_state=False)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -107,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.export:
         if not a.to:
             p.error("--export needs --to")
-        if a.to.exists() and not a.overwrite:
-            p.error(f"{a.to} exists; pass --overwrite to replace it")
-        export(a.export, a.to, a.note)
+        try:
+            export_model(a.export, a.to, a.note, overwrite=a.overwrite)
+        except GeocganError as err:
+            sys.stderr.write(f"error: {err}\n")
+            return 1
         print(f"{a.export} -> {a.to}")
         return 0
     if a.epochs is None or a.run is None:

@@ -105,3 +105,23 @@ def load_model(
                 )
             opt.load_state_dict({"state": state, "param_groups": groups})
     return model, doc
+
+
+def export_model(
+    source: str | Path, dest: str | Path, note: str = "", *, overwrite: bool = False
+) -> Path:
+    """Write the checkpoint ``source`` (a training checkpoint or snapshot) as a finished model.
+
+    Weights only (no optimizer state), its epoch recorded as the run's last (``complete``),
+    and the training description kept; ``note`` (how it was made or chosen) is stored as
+    ``trained``. Refuses to replace ``dest`` unless ``overwrite``.
+    """
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        raise CheckpointError(f"{dest} exists; pass --overwrite to replace it")
+    model, doc = load_model(source)
+    keep = {k: doc[k] for k in ("training_images", "patch", "epoch", "step", "last") if k in doc}
+    meta = {**keep, "train": {**doc.get("train", {}), "epochs": doc["epoch"]}, "complete": True}
+    if note:
+        meta["trained"] = note
+    return save_checkpoint(dest, model, meta, training_state=False)

@@ -228,10 +228,15 @@ class PixelCGAN(GANModel):
         Always float32 (no autocast), so that an ensemble does not depend on the precision
         mode; only training uses bf16 on CUDA. With ``ema`` the averaged weights generate.
         """
-        net = self.__dict__.get("_compiled")
+        net = self.__dict__.get("_compiled")  # (no `or`: a compiled module has no truth value)
         if net is None:
-            net = self.G_ema if self.config.ema else self.G
+            net = self._generating_net
         return self.activate(net(z, cond if self.config.conditional else None))
+
+    @property
+    def _generating_net(self) -> torch.nn.Module:
+        """The net that makes realizations: the average with ``ema``, else the trained one."""
+        return self.G_ema if self.config.ema else self.G
 
     def compile_generator(self) -> None:
         """Generate through ``torch.compile`` of the generating net (fused kernels).
@@ -244,7 +249,7 @@ class PixelCGAN(GANModel):
         """
         import torch._dynamo
 
-        net = self.G_ema if self.config.ema else self.G
+        net = self._generating_net
         config = torch._dynamo.config  # cache_size_limit: recompile_limit's older name
         config.cache_size_limit = max(config.cache_size_limit, 64)
         self.__dict__["_compiled"] = torch.compile(net, dynamic=False)  # not a submodule
