@@ -113,13 +113,26 @@ def test_resume_continues_as_if_never_stopped(tmp_path, facies32):
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
 
 
-def test_snapshots_keep_the_weights_of_every_kth_epoch(tmp_path, facies32):
-    cfg = TrainConfig(epochs=4, batch_size=8, steps_per_epoch=1, seed=5, device="cpu", val_size=8)
-    ckpt = tmp_path / "m.safetensors"
+def _snapshotting_run(ckpt, facies32, epochs: int, every: int) -> Trainer:
+    """A finished small training run to ``ckpt`` that kept every ``every``-th epoch."""
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=8, steps_per_epoch=1, seed=5, device="cpu", val_size=8
+    )
     t = Trainer(
-        small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, progress=False, snapshot_every=2
+        small_model(),
+        FieldArray(facies32),
+        cfg,
+        checkpoint=ckpt,
+        progress=False,
+        snapshot_every=every,
     )
     t.fit()
+    return t
+
+
+def test_snapshots_keep_the_weights_of_every_kth_epoch(tmp_path, facies32):
+    ckpt = tmp_path / "m.safetensors"
+    t = _snapshotting_run(ckpt, facies32, epochs=4, every=2)
     assert sorted(p.name for p in tmp_path.glob("m_epoch*")) == [
         "m_epoch0002.safetensors",
         "m_epoch0004.safetensors",
@@ -132,7 +145,9 @@ def test_snapshots_keep_the_weights_of_every_kth_epoch(tmp_path, facies32):
     early, _ = read_checkpoint(t.snapshot_path(2))
     assert any(not torch.equal(early[k], last[k]) for k in last)  # and epoch 2 is not them
     with pytest.raises(InputError, match="snapshot_every"):
-        Trainer(small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, snapshot_every=-1)
+        Trainer(
+            small_model(), FieldArray(facies32), TrainConfig(), checkpoint=ckpt, snapshot_every=-1
+        )
 
 
 def test_resuming_with_a_setting_the_checkpoint_predates_is_refused(tmp_path, facies32):
@@ -152,12 +167,8 @@ def test_resuming_with_a_setting_the_checkpoint_predates_is_refused(tmp_path, fa
 
 
 def test_export_writes_a_finished_weights_only_model(tmp_path, facies32):
-    cfg = TrainConfig(epochs=2, batch_size=8, steps_per_epoch=1, seed=5, device="cpu", val_size=8)
     ckpt = tmp_path / "m.safetensors"
-    t = Trainer(
-        small_model(), FieldArray(facies32), cfg, checkpoint=ckpt, progress=False, snapshot_every=1
-    )
-    t.fit()
+    t = _snapshotting_run(ckpt, facies32, epochs=2, every=1)
     out = export_model(t.snapshot_path(1), tmp_path / "final.safetensors", "epoch 1, by hand")
     tensors, doc = read_checkpoint(out)
     assert not any(k.startswith("optim") for k in tensors)
