@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # One GPU session, as run on a lent GPU node (results in workflows/results/gpu/):
-#   1. throughput on the quiet GPU (workflows/throughput.py);
+#   1. throughput on the quiet GPU (workflows/throughput.py; not in plan tune);
 #   2. trainings side by side for TRAIN_SECONDS, with snapshots (PLAN):
 #      explore: the shipped channel model and the Gaussian benchmark model trained on from
 #        their CPU checkpoints (same batch 16, 96² patches), and both trained afresh with
 #        batches of 64 patches of 128² (snapshots every 50 epochs);
 #      ema: the two trained on from their CPU checkpoints with an averaged generator
 #        (--ema 0.999; snapshots every 25 epochs);
+#      tune: a narrower Gaussian generator (ngf 8, for speed) trained afresh with two seeds,
+#        and the shipped channel model fine-tuned with a stronger neighbourhood term
+#        (lam_local 3 and 5 instead of 1), all with --ema 0.999, snapshots every 25 epochs;
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars).
@@ -25,9 +28,11 @@ log="$out/session.log"
     python3 -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.get_device_name())"
 } >"$log" 2>&1
 
-echo "== throughput" >>"$log"
-timeout 150 python3 workflows/throughput.py --out "$out" >>"$log" 2>&1
-echo "throughput exit $?" >>"$log"
+if [ "$plan" != tune ]; then  # measured twice already; tune gives the GPU to training
+    echo "== throughput" >>"$log"
+    timeout 150 python3 workflows/throughput.py --out "$out" >>"$log" 2>&1
+    echo "throughput exit $?" >>"$log"
+fi
 
 train() {
     local name=$1
@@ -51,6 +56,14 @@ ema)
     runs="gaussian_ema channels_ema"
     train gaussian_ema "${gauss[@]}" --ema 0.999 --snapshot-every 25 &
     train channels_ema "${chan[@]}" --ema 0.999 --snapshot-every 25 &
+    ;;
+tune)
+    runs="gaussian_ngf8_s0 gaussian_ngf8_s1 channels_ll3 channels_ll5"
+    narrow=(gaussian --set ngf=8 --ema 0.999 --snapshot-every 25)
+    train gaussian_ngf8_s0 "${narrow[@]}" --seed 0 &
+    train gaussian_ngf8_s1 "${narrow[@]}" --seed 1 &
+    train channels_ll3 "${chan[@]}" --set lam_local=3 --ema 0.999 --snapshot-every 25 &
+    train channels_ll5 "${chan[@]}" --set lam_local=5 --ema 0.999 --snapshot-every 25 &
     ;;
 *) echo "unknown plan $plan" >>"$log" ;;
 esac

@@ -6,9 +6,10 @@
 * ``gaussian``: the Gaussian benchmark model (``benchmark_peers.GAUSSIAN_MODEL``) on the
   benchmark's unconditional training fields.
 
-``--init CKPT`` starts from a checkpoint with optimizer state (e.g. ``runs/sample_data/
-checkpoint.safetensors``) and trains on to ``--epochs``; the batch, steps and seed must then
-be the ones it was trained with. ``--ema 0.999`` adds an averaged generator (the model's
+``--set KEY=VALUE`` changes a model setting (``ngf=8``: a narrower generator). ``--init CKPT``
+starts from a checkpoint with optimizer state (e.g. ``runs/sample_data/checkpoint.safetensors``)
+and trains on to ``--epochs``; the nets, batch, steps and seed must then be the ones it was
+trained with, the loss weights may change (a fine-tune, ``--set lam_local=3``). ``--ema 0.999`` adds an averaged generator (the model's
 ``ema`` setting), also to a model trained without one: the average starts from its weights.
 Every ``--snapshot-every`` epochs the weights are kept as
 ``<run>/<case>_epoch<NNNN>.safetensors``, to be compared afterwards on validation wells
@@ -27,9 +28,11 @@ or ``python workflows/train_models.py channels --export SNAPSHOT --to PATH --not
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from benchmark_peers import GAUSSIAN_MODEL, BenchConfig, gaussian_training_images
@@ -40,7 +43,10 @@ from geocgan.constraints import FieldSpec
 from geocgan.errors import GeocganError, InputError
 from geocgan.io.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
+from geocgan.models.pixel_cgan import PixelCGANConfig
 from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
+
+TUNABLE = {"lam", "lam_local", "lam_moments", "lam_div", "ema"}  # may change in a fine-tune
 
 
 def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
@@ -55,24 +61,46 @@ def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
 
 
 def start_from(init: Path, ckpt: Path, model) -> None:
-    """Copy checkpoint ``init`` to ``ckpt`` as a start for ``model``, adding the averaged
-    generator (from the trained weights) when ``model`` has one and ``init`` has not."""
+    """Copy checkpoint ``init`` to ``ckpt`` as a start for ``model``.
+
+    ``model`` may differ from ``init``'s in its loss weights (``--set lam_local=3``) and may add
+    an averaged generator (started from the trained weights); the nets must be the same."""
     _, doc = read_checkpoint(init)
-    if doc["config"].get("ema", 0.0) == model.config.ema:
+    old_config = {**asdict(type(model.config)()), **doc["config"]}
+    if old_config == asdict(model.config):
         shutil.copyfile(init, ckpt)
         return
+    other = [k for k, v in asdict(model.config).items() if old_config[k] != v]
+    if doc["config"].get("ema", 0.0) and not model.config.ema:
+        raise InputError(f"--init {init} has an averaged generator: keep its ema setting")
+    if any(k not in TUNABLE for k in other):
+        raise InputError(
+            f"--init {init} has other net settings ({', '.join(other)}): a fine-tune may change "
+            f"only {', '.join(sorted(TUNABLE))}"
+        )
     old, doc = load_model(init, training_state=True)
-    if doc["config"].get("ema", 0.0) or not model.config.ema:
-        raise InputError(f"--init {init} has another ema setting; start it with its own")
     missing = model.load_state_dict(old.state_dict(), strict=False).missing_keys
     if any(not k.startswith("G_ema.") for k in missing):
         raise InputError(f"--init {init} is not a checkpoint of this case's model")
-    model.G_ema.load_state_dict(model.G.state_dict())
+    if missing:
+        model.G_ema.load_state_dict(model.G.state_dict())
     for name, opt in model.optimizers.items():
         opt.load_state_dict(old.optimizers[name].state_dict())
     describe = ("model", "config", "field", "version", "optimizer_groups")
     keep = {k: v for k, v in doc.items() if k not in describe}
+    keep["fine_tune"] = {"from": str(init), "changed": {k: old_config[k] for k in other}}
     save_checkpoint(ckpt, model, keep)
+
+
+def model_setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``--set``, the value read as JSON where it can be (numbers, true)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshot-every", type=int, default=50)
     p.add_argument("--device", default="auto")
     p.add_argument("--ema", type=float, help="decay of the generator's weight average")
+    p.add_argument(
+        "--set",
+        type=model_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another model setting than the case's (e.g. ngf=8, lam_local=3); with --init "
+        "only loss weights and ema",
+    )
     p.add_argument("--export", type=Path, help="snapshot to write as a finished model (--to)")
     p.add_argument("--to", type=Path, help="where --export writes")
     p.add_argument("--note", default="", help="how the exported model was trained and chosen")
@@ -107,9 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.epochs is None or a.run is None:
         p.error("training needs --epochs and --run")
+    unknown = sorted(set(dict(a.set)) - {f.name for f in fields(PixelCGANConfig)})
+    if unknown:
+        p.error(f"--set {', '.join(unknown)}: not settings of the model (see PixelCGANConfig)")
     ckpt, copied = a.run / f"{a.case}.safetensors", False
     try:
         config, spec, images, described = case_data(a.case)
+        config = {**config, **dict(a.set)}
         if a.ema is not None:
             config = {**config, "ema": a.ema}
         a.run.mkdir(parents=True, exist_ok=True)
