@@ -189,3 +189,34 @@ def test_ema_generator_is_the_running_average_of_the_trained_one(tmp_path):
         torch.testing.assert_close(m2.generate(z, cond), out)
     with pytest.raises(InputError, match="ema decay must be in"):
         build_model("pixel-cgan", {"ema": 1.0}, spec)
+
+
+def test_distillation_term_pulls_the_generator_towards_the_teachers_realizations():
+    spec = FieldSpec()
+    torch.manual_seed(0)
+    teacher = build_model("pixel-cgan", {"arch": "fcn", "ngf": 8, "ndf": 8}, spec)
+    cfg = {"arch": "fcn", "ngf": 4, "ndf": 4, "lr_g": 2e-3, "lam_distill": 10.0}
+    student = build_model("pixel-cgan", cfg, spec)
+    with pytest.raises(InputError, match="needs a teacher"):
+        student.train_step(torch.randn(2, 1, 32, 32), torch.Generator().manual_seed(1))
+    student.distill_from(teacher)
+    noise = torch.Generator().manual_seed(2)
+    z = [torch.randn(8, *s, generator=noise) for s in student.noise_shapes(32, 32)]
+    cond = torch.zeros(8, 2, 32, 32)
+
+    def gap() -> float:
+        with torch.no_grad():
+            return float(((student.generate(z, cond) - teacher.generate(z, cond)) ** 2).mean())
+
+    start = gap()
+    g = torch.Generator().manual_seed(1)
+    for _ in range(40):
+        out = student.train_step(torch.randn(8, 1, 32, 32), g)
+    assert {"loss_d", "loss_g", "loss_c", "loss_distill"} <= set(out)
+    assert gap() < 0.8 * start  # closer to the teacher on noise it never trained on
+    assert not any("teacher" in k for k in student.state_dict())  # not saved with it
+    other = build_model("pixel-cgan", {"arch": "fcn", "ngf": 8, "ndf": 8, "nz": 4}, spec)
+    with pytest.raises(InputError, match="same noise"):
+        student.distill_from(other)
+    with pytest.raises(InputError, match="lam_distill > 0"):
+        build_model("pixel-cgan", {"arch": "fcn", "ngf": 4}, spec).distill_from(teacher)

@@ -6,9 +6,10 @@ Two cases, each on square grids (64, 128, 256 pixels a side by default):
   scale 16 px, practical range 48 px), variance 1, mean 0. Peers: GSTools ``CondSRF``, geone
   sequential Gaussian simulation (SGS) and geone FFT simulation with the kriged residual.
   geocgan uses ``gaussian_model.safetensors`` beside the results (trained on a few large
-  unconditional fields, 120 epochs here on a CPU and 155 more with an averaged generator on a
-  GPU, see ``workflows/results/gpu/README.md``); ``--train-gaussian`` trains one here instead
-  (cached under ``runs/benchmark/``, reused and resumed when present).
+  unconditional fields: a generator of ngf 8 distilled from ``gaussian_model_ngf12.safetensors``,
+  itself 120 epochs on a CPU and 155 more with an averaged generator on a GPU, see
+  ``workflows/results/gpu/README.md``); ``--train-gaussian`` trains one of ``GAUSSIAN_MODEL``'s
+  settings here instead (cached under ``runs/benchmark/``, reused and resumed when present).
 * ``channels``: binary sinuous channels (1) in floodplain (0), the sample data's settings.
   Peer: geone DeeSse with the sample training image (TI), the one the channel model
   (``sample_data/channels.safetensors``) was trained on.

@@ -16,6 +16,11 @@ Every ``--snapshot-every`` epochs the weights are kept as
 (``benchmark_peers.py --truth-seed``). Needs only torch, numpy, scipy, safetensors, tqdm and
 matplotlib, so it runs on a bare GPU node (``workflows/gpu_session.sh``).
 
+``--distill TEACHER --set lam_distill=W [--start WEIGHTS]`` adds to the generator's loss W times
+its squared difference to a trained model's realizations from the same noise and constraints
+(``PixelCGAN.distill_from``), e.g. for a narrower generator (``--set ngf=8``) than the
+benchmark's Gaussian model.
+
 ``--export SNAPSHOT --to PATH`` writes a chosen snapshot as a finished model (weights only,
 ``complete``, with ``--note`` on how it was trained and chosen), e.g. the shipped
 ``sample_data/channels.safetensors``.
@@ -46,7 +51,14 @@ from geocgan.models import build_model
 from geocgan.models.pixel_cgan import PixelCGANConfig
 from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
 
-TUNABLE = {"lam", "lam_local", "lam_moments", "lam_div", "ema"}  # may change in a fine-tune
+TUNABLE = {
+    "lam",
+    "lam_local",
+    "lam_moments",
+    "lam_div",
+    "lam_distill",
+    "ema",
+}  # may change in a fine-tune
 
 
 def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
@@ -127,6 +139,20 @@ def main(argv: list[str] | None = None) -> int:
         help="another model setting than the case's (e.g. ngf=8, lam_local=3); with --init "
         "only loss weights and ema",
     )
+    p.add_argument(
+        "--distill",
+        type=Path,
+        metavar="TEACHER",
+        help="train the generator towards this trained model's realizations too, with weight "
+        "lam_distill (a narrower generator from a wider one: --set ngf=8 --set lam_distill=1)",
+    )
+    p.add_argument(
+        "--start",
+        type=Path,
+        metavar="WEIGHTS",
+        help="with --distill: start from these weights (a snapshot of the same nets; with ema "
+        "the generator starts from their average)",
+    )
     p.add_argument("--export", type=Path, help="snapshot to write as a finished model (--to)")
     p.add_argument("--to", type=Path, help="where --export writes")
     p.add_argument("--note", default="", help="how the exported model was trained and chosen")
@@ -167,6 +193,16 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copyfile(log, ckpt.with_suffix(".jsonl"))
         dev = resolve_device(a.device)
         model = build_model("pixel-cgan", config, spec)
+        meta = {"training_images": described, "patch": a.patch}
+        if a.start and not a.distill:
+            raise InputError("--start is for --distill; to train on a checkpoint use --init")
+        if a.distill:
+            if a.start:
+                model.load_state_dict(load_model(a.start)[0].state_dict())
+                if model.config.ema:
+                    model.G.load_state_dict(model.G_ema.state_dict())
+            model.distill_from(load_model(a.distill)[0])
+            meta["distilled_from"] = {"teacher": str(a.distill), "start": str(a.start or "")}
         cfg = TrainConfig(
             epochs=a.epochs,
             batch_size=a.batch,
@@ -181,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg,
             checkpoint=ckpt,
             log=ckpt.with_suffix(".jsonl"),
-            meta={"training_images": described, "patch": a.patch},
+            meta=meta,
             snapshot_every=a.snapshot_every,
         ).fit(resume=True)
     except GeocganError as err:

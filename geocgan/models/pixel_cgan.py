@@ -70,6 +70,10 @@ class PixelCGANConfig:
         constraint map from independent noise and rewards ``mean|G(z1,C) − G(z2,C)| /
         mean|z1 − z2|``, capped at 1: it fights the collapse of a conditional GAN onto one
         answer per constraint map, which shows up as too narrow an ensemble.
+    lam_distill : float
+        Weight of an optional distillation term (default 0; needs ``distill_from``): the
+        squared difference between G's output and a trained teacher generator's on the same
+        noise and constraints, added to the generator's adversarial loss.
     output : {"auto", "linear", "tanh", "softmax"}
         Output activation; ``auto`` is softmax for facies, identity for continuous fields.
     nz : int
@@ -99,6 +103,7 @@ class PixelCGANConfig:
     lam_local: float = 0.0
     lam_moments: float = 0.0
     lam_div: float = 0.0
+    lam_distill: float = 0.0
     output: Literal["auto", "linear", "tanh", "softmax"] = "auto"
     nz: int = 16
     ngf: int = 16
@@ -117,7 +122,10 @@ class PixelCGANConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise InputError(f"arch {self.arch!r} is unknown; choose one of {list(ARCHS)}")
-        weights = {k: getattr(self, k) for k in ("lam", "lam_local", "lam_moments", "lam_div")}
+        weights = {
+            k: getattr(self, k)
+            for k in ("lam", "lam_local", "lam_moments", "lam_div", "lam_distill")
+        }
         if min(weights.values()) < 0:
             raise InputError(f"loss weights must be >= 0, got {weights}")
         if self.output not in ("auto", "linear", "tanh", "softmax"):
@@ -258,6 +266,47 @@ class PixelCGAN(GANModel):
     def compiled(self) -> bool:
         return "_compiled" in self.__dict__
 
+    def distill_from(self, teacher: PixelCGAN) -> None:
+        """Train from now on towards ``teacher``'s realizations too (``lam_distill``).
+
+        Knowledge distillation of a generator (as in "GAN compression", Li et al. 2020): the
+        same noise and constraint maps go through both generators, and G pays ``lam_distill``
+        times the squared difference to the teacher's output on top of its usual loss, so a
+        narrower generator (``ngf`` 8) can learn the mapping, and with it the conditional
+        statistics, of a wider one. The adversarial term stays: on its own the squared
+        difference makes the mean of what the narrow net cannot reproduce, a too smooth and
+        too narrow ensemble (measured: ``workflows/results/gpu/README.md``). The teacher must
+        take the same noise and constraints; it is not part of this model's weights.
+        """
+        if not self.config.lam_distill:
+            raise InputError("distill_from needs lam_distill > 0, the weight of the teacher's term")
+        shapes = (32, 48)
+        if (
+            teacher.spec.to_dict() != self.spec.to_dict()
+            or teacher.noise_shapes(*shapes) != self.noise_shapes(*shapes)
+            or teacher.config.conditional != self.config.conditional
+        ):
+            raise InputError(
+                "the teacher must model the same field with the same noise and constraints "
+                "(field normalisation, nz, arch, conditional)"
+            )
+        teacher.to(self.device).eval().requires_grad_(False)
+        self.__dict__["_teacher"] = teacher  # not a submodule: not saved with this model
+
+    def _training_mask(self, real: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Well masks ``(B, 1, H, W)`` for a training batch, drawn as the config says."""
+        cfg = self.config
+        b, _, h, w = real.shape
+        return random_masks(
+            b,
+            (h, w),
+            density=cfg.density,
+            mode=cfg.mode,
+            partial=cfg.partial,
+            generator=generator,
+            device=real.device,
+        )
+
     def train_step(
         self,
         real: torch.Tensor,
@@ -271,17 +320,12 @@ class PixelCGAN(GANModel):
         from ``real`` itself, so D also learns whether a field agrees with its wells.
         """
         cfg = self.config
+        teacher = self.__dict__.get("_teacher")
+        if cfg.lam_distill and teacher is None:
+            raise InputError("lam_distill > 0 needs a teacher: call model.distill_from(trained)")
         b, _, h, w = real.shape
         dev = real.device
-        mask = random_masks(
-            b,
-            (h, w),
-            density=cfg.density,
-            mode=cfg.mode,
-            partial=cfg.partial,
-            generator=generator,
-            device=dev,
-        )  # (B, 1, H, W)
+        mask = self._training_mask(real, generator)  # (B, 1, H, W)
         target = real if cond_source is None else cond_source
         cond = constraint_tensor(target, mask) if cfg.conditional else None
         pairs = 2 if cfg.lam_div and cfg.conditional else 1  # two realizations per map
@@ -317,6 +361,14 @@ class PixelCGAN(GANModel):
             loss_m = moment_loss(fake, real, std=self.spec.kind != "categorical")
             loss_g = loss_g + cfg.lam_moments * loss_m
             out["loss_moments"] = loss_m.detach()
+        if teacher is not None:
+            if teacher.device != dev:  # the trainer moved this model, not the teacher
+                teacher.to(dev)
+            with torch.no_grad():
+                want = teacher.generate(z, cond_g)
+            loss_t = F.mse_loss(fake.float(), want)
+            loss_g = loss_g + cfg.lam_distill * loss_t
+            out["loss_distill"] = loss_t.detach()
         if pairs > 1:
             div = diversity(fake, z)
             loss_g = loss_g - cfg.lam_div * div.clamp(max=1.0)
