@@ -1,0 +1,85 @@
+"""workflows/train_models.py: model settings on the command line, fine-tunes of a checkpoint."""
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from geocgan.constraints import FieldSpec
+from geocgan.errors import InputError
+from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
+from geocgan.models import build_model
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+TINY = {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 4, "d_layers": 3, "lam_local": 1.0}
+
+
+def _load_workflow():
+    sys.path.insert(0, str(WORKFLOWS))  # it imports benchmark_peers and make_sample_data
+    try:
+        spec = importlib.util.spec_from_file_location("train_models", WORKFLOWS / "train_models.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(WORKFLOWS))
+
+
+tm = _load_workflow()
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A checkpoint with optimizer state, one training step in."""
+    torch.manual_seed(0)
+    model = build_model("pixel-cgan", TINY, FieldSpec())
+    model.train_step(torch.randn(2, 1, 32, 32), torch.Generator().manual_seed(1))
+    return save_checkpoint(tmp_path / "init.safetensors", model, {"epoch": 1}), model
+
+
+def test_a_fine_tune_keeps_weights_and_optimizer_state_with_new_loss_weights(trained, tmp_path):
+    init, old = trained
+    new = build_model("pixel-cgan", {**TINY, "lam_local": 3.0, "ema": 0.9}, FieldSpec())
+    ckpt = tmp_path / "run" / "model.safetensors"
+    ckpt.parent.mkdir()
+    tm.start_from(init, ckpt, new)
+    model, doc = load_model(ckpt, training_state=True)
+    assert (model.config.lam_local, model.config.ema) == (3.0, 0.9)
+    assert doc["fine_tune"]["changed"] == {"lam_local": 1.0, "ema": 0.0}
+    assert doc["epoch"] == 1  # training goes on from where the checkpoint was
+    for a, b in zip(model.G.parameters(), old.G.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(model.G_ema.parameters(), old.G.parameters(), strict=True):
+        torch.testing.assert_close(a, b)  # the average starts from the trained weights
+    state = model.optimizers["G"].state_dict()["state"]
+    assert state and all(int(s["step"]) == 1 for s in state.values())
+
+
+def test_a_fine_tune_refuses_other_nets_and_the_same_settings_are_copied(trained, tmp_path):
+    init, _ = trained
+    wider = build_model("pixel-cgan", {**TINY, "ngf": 8}, FieldSpec())
+    with pytest.raises(InputError, match="other net settings \\(ngf\\)"):
+        tm.start_from(init, tmp_path / "a.safetensors", wider)
+    assert not (tmp_path / "a.safetensors").exists()
+    same = build_model("pixel-cgan", TINY, FieldSpec())
+    tm.start_from(init, tmp_path / "b.safetensors", same)
+    assert (tmp_path / "b.safetensors").read_bytes() == init.read_bytes()
+    assert "fine_tune" not in read_checkpoint(tmp_path / "b.safetensors")[1]
+
+
+def test_set_reads_values_as_json_where_it_can():
+    assert tm.model_setting("ngf=8") == ("ngf", 8)
+    assert tm.model_setting("lam_local=2.5") == ("lam_local", 2.5)
+    assert tm.model_setting("mode=borehole") == ("mode", "borehole")
+    with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+        tm.model_setting("ngf")
+
+
+def test_unknown_settings_are_refused_before_anything_is_written(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tm.main(["gaussian", "--set", "widht=3", "--epochs", "1", "--run", str(tmp_path / "r")])
+    assert "widht" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
