@@ -73,9 +73,15 @@ def test_a_fine_tune_refuses_other_nets_and_the_same_settings_are_copied(trained
 def test_set_reads_values_as_json_where_it_can():
     assert tm.model_setting("ngf=8") == ("ngf", 8)
     assert tm.model_setting("lam_local=2.5") == ("lam_local", 2.5)
+    assert tm.model_setting("lam=3") == ("lam", 3.0)
     assert tm.model_setting("mode=borehole") == ("mode", "borehole")
+    assert tm.model_setting("partial=true") == ("partial", True)
     with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
         tm.model_setting("ngf")
+    with pytest.raises(argparse.ArgumentTypeError, match="wants a bool like false"):
+        tm.model_setting("partial=False")  # Python's spelling: text, which would be truthy
+    with pytest.raises(argparse.ArgumentTypeError, match="wants a int"):
+        tm.model_setting("ngf=8.5")
 
 
 def test_unknown_settings_are_refused_before_anything_is_written(tmp_path, capsys):

@@ -37,7 +37,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmark_peers import GAUSSIAN_MODEL, BenchConfig, gaussian_training_images
@@ -59,6 +59,7 @@ TUNABLE = {
     "lam_distill",
     "ema",
 }  # may change in a fine-tune
+SETTINGS = asdict(PixelCGANConfig())  # what --set may name, with a value of each type
 
 
 def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
@@ -72,8 +73,8 @@ def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
     return GAUSSIAN_MODEL, spec, list(tis), f"gaussian_field x{bench.train_images}"
 
 
-def start_from(init: Path, ckpt: Path, model) -> None:
-    """Copy checkpoint ``init`` to ``ckpt`` as a start for ``model``.
+def start_from(init: Path, ckpt: Path, model) -> dict:
+    """Copy checkpoint ``init`` to ``ckpt`` as a start for ``model``; return what changed.
 
     ``model`` may differ from ``init``'s in its loss weights (``--set lam_local=3``) and may add
     an averaged generator (started from the trained weights); the nets must be the same."""
@@ -81,13 +82,14 @@ def start_from(init: Path, ckpt: Path, model) -> None:
     old_config = {**asdict(type(model.config)()), **doc["config"]}
     if old_config == asdict(model.config):
         shutil.copyfile(init, ckpt)
-        return
+        return {}
     other = [k for k, v in asdict(model.config).items() if old_config[k] != v]
     if doc["config"].get("ema", 0.0) and not model.config.ema:
         raise InputError(f"--init {init} has an averaged generator: keep its ema setting")
-    if any(k not in TUNABLE for k in other):
+    fixed = [k for k in other if k not in TUNABLE]
+    if fixed:
         raise InputError(
-            f"--init {init} has other net settings ({', '.join(other)}): a fine-tune may change "
+            f"--init {init} has other net settings ({', '.join(fixed)}): a fine-tune may change "
             f"only {', '.join(sorted(TUNABLE))}"
         )
     old, doc = load_model(init, training_state=True)
@@ -102,17 +104,49 @@ def start_from(init: Path, ckpt: Path, model) -> None:
     keep = {k: v for k, v in doc.items() if k not in describe}
     keep["fine_tune"] = {"from": str(init), "changed": {k: old_config[k] for k in other}}
     save_checkpoint(ckpt, model, keep)
+    return keep["fine_tune"]
+
+
+def start_weights(model, path: Path) -> None:
+    """Load the weights of snapshot ``path`` into ``model`` (same nets); with ``ema`` the
+    trained generator starts from the snapshot's average, or the average from its generator."""
+    snap = load_model(path)[0].state_dict()
+    res = model.load_state_dict(snap, strict=False)
+    if res.unexpected_keys or any(not k.startswith("G_ema.") for k in res.missing_keys):
+        raise InputError(f"--start {path} holds other nets than this model's ({a_few(res)})")
+    if res.missing_keys:  # a snapshot without an average
+        model.G_ema.load_state_dict(model.G.state_dict())
+    elif model.config.ema:
+        model.G.load_state_dict(model.G_ema.state_dict())
+
+
+def a_few(res) -> str:
+    keys = [*res.missing_keys, *res.unexpected_keys]
+    return ", ".join(keys[:3]) + (" ..." if len(keys) > 3 else "")
 
 
 def model_setting(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` of ``--set``, the value read as JSON where it can be (numbers, true)."""
+    """``KEY=VALUE`` of ``--set``: a setting of ``PixelCGANConfig``, the value read as JSON
+    (``8``, ``2.5``, ``true``) or as text, and checked against the setting's type."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
+    default = SETTINGS.get(key)
+    if default is None:
+        raise argparse.ArgumentTypeError(
+            f"--set {key}: not a setting of the model; settings: {', '.join(SETTINGS)}"
+        )
     try:
-        return key, json.loads(value)
+        parsed = json.loads(value)
     except json.JSONDecodeError:
-        return key, value
+        parsed = value
+    if isinstance(default, float) and type(parsed) is int:
+        parsed = float(parsed)
+    if type(parsed) is not type(default):
+        raise argparse.ArgumentTypeError(
+            f"--set {key}={value}: wants a {type(default).__name__} like {json.dumps(default)}"
+        )
+    return key, parsed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,9 +204,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.epochs is None or a.run is None:
         p.error("training needs --epochs and --run")
-    unknown = sorted(set(dict(a.set)) - {f.name for f in fields(PixelCGANConfig)})
-    if unknown:
-        p.error(f"--set {', '.join(unknown)}: not settings of the model (see PixelCGANConfig)")
     ckpt, copied = a.run / f"{a.case}.safetensors", False
     try:
         config, spec, images, described = case_data(a.case)
@@ -185,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{ckpt} exists: resume it without --init, or use another --run")
             if not a.init.exists():
                 raise InputError(f"--init {a.init} does not exist")
-            start_from(a.init, ckpt, build_model("pixel-cgan", config, spec))
+            fine_tune = start_from(a.init, ckpt, build_model("pixel-cgan", config, spec))
             copied = True
             log = a.init.with_suffix(".jsonl")
             log = log if log.exists() else a.init.with_name("log.jsonl")
@@ -194,13 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         dev = resolve_device(a.device)
         model = build_model("pixel-cgan", config, spec)
         meta = {"training_images": described, "patch": a.patch}
-        if a.start and not a.distill:
-            raise InputError("--start is for --distill; to train on a checkpoint use --init")
+        if a.init and fine_tune:
+            meta["fine_tune"] = fine_tune
+        if a.start and (a.init or not a.distill):
+            raise InputError("--start is for --distill without --init (--init brings its weights)")
         if a.distill:
             if a.start:
-                model.load_state_dict(load_model(a.start)[0].state_dict())
-                if model.config.ema:
-                    model.G.load_state_dict(model.G_ema.state_dict())
+                start_weights(model, a.start)
             model.distill_from(load_model(a.distill)[0])
             meta["distilled_from"] = {"teacher": str(a.distill), "start": str(a.start or "")}
         cfg = TrainConfig(

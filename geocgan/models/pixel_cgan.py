@@ -279,16 +279,20 @@ class PixelCGAN(GANModel):
         take the same noise and constraints; it is not part of this model's weights.
         """
         if not self.config.lam_distill:
-            raise InputError("distill_from needs lam_distill > 0, the weight of the teacher's term")
+            raise InputError(
+                "distill_from needs lam_distill > 0, the weight of the teacher's term "
+                "(train_models.py: --set lam_distill=1)"
+            )
         shapes = (32, 48)
         if (
             teacher.spec.to_dict() != self.spec.to_dict()
             or teacher.noise_shapes(*shapes) != self.noise_shapes(*shapes)
             or teacher.config.conditional != self.config.conditional
+            or teacher.output != self.output
         ):
             raise InputError(
                 "the teacher must model the same field with the same noise and constraints "
-                "(field normalisation, nz, arch, conditional)"
+                "(field normalisation, nz, arch, conditional, output)"
             )
         teacher.to(self.device).eval().requires_grad_(False)
         self.__dict__["_teacher"] = teacher  # not a submodule: not saved with this model
@@ -322,7 +326,10 @@ class PixelCGAN(GANModel):
         cfg = self.config
         teacher = self.__dict__.get("_teacher")
         if cfg.lam_distill and teacher is None:
-            raise InputError("lam_distill > 0 needs a teacher: call model.distill_from(trained)")
+            raise InputError(
+                "lam_distill > 0 needs a teacher: model.distill_from(trained) (train_models.py: "
+                "--distill TEACHER), or lam_distill = 0 to train without one"
+            )
         b, _, h, w = real.shape
         dev = real.device
         mask = self._training_mask(real, generator)  # (B, 1, H, W)
