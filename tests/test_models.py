@@ -220,3 +220,20 @@ def test_distillation_term_pulls_the_generator_towards_the_teachers_realizations
         student.distill_from(other)
     with pytest.raises(InputError, match="lam_distill > 0"):
         build_model("pixel-cgan", {"arch": "fcn", "ngf": 4}, spec).distill_from(teacher)
+
+
+def test_reflect_padding_leaves_no_border_in_a_field_from_uniform_inputs():
+    spec = FieldSpec()
+    torch.manual_seed(0)
+    out = {}
+    for padding in ("zeros", "reflect"):
+        m = build_model("pixel-cgan", {"arch": "fcn", "ngf": 4, "ndf": 4, "padding": padding}, spec)
+        z = [torch.ones(1, *s) for s in m.noise_shapes(64, 48)]
+        with torch.no_grad():
+            out[padding] = m.generate(z, torch.zeros(1, 2, 64, 48))[0, 0]
+    # uniform noise and no wells: mirrored padding sees uniform surroundings everywhere
+    assert float(out["reflect"].std()) < 1e-5 * float(out["reflect"].abs().mean() + 1)
+    # zero padding makes the edge differ from the inside
+    assert float(out["zeros"].std()) > 1e-3
+    with pytest.raises(InputError, match="padding 'same' is unknown"):
+        build_model("pixel-cgan", {"padding": "same"}, spec)

@@ -120,13 +120,16 @@ class _Stage(nn.Module):
     per feature (``s``, learned).
     """
 
-    def __init__(self, cin: int, cond_ch: int, cout: int, noise: bool = True):
+    def __init__(
+        self, cin: int, cond_ch: int, cout: int, noise: bool = True, padding: str = "zeros"
+    ):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, 1, 1)
-        self.conv_c = nn.Conv2d(cond_ch, cout, 3, 1, 1, bias=False) if cond_ch else None
+        pad = {"padding_mode": padding}
+        self.conv = nn.Conv2d(cin, cout, 3, 1, 1, **pad)
+        self.conv_c = nn.Conv2d(cond_ch, cout, 3, 1, 1, bias=False, **pad) if cond_ch else None
         self.noise_scale = nn.Parameter(torch.ones(1, cout, 1, 1)) if noise else None
         self.post = nn.Sequential(
-            PixelNorm(), _act(), nn.Conv2d(cout, cout, 3, 1, 1), PixelNorm(), _act()
+            PixelNorm(), _act(), nn.Conv2d(cout, cout, 3, 1, 1, **pad), PixelNorm(), _act()
         )
 
     def forward(
@@ -152,20 +155,29 @@ class SpatialGenerator(nn.Module):
     ``(B, nz, H/16, W/16)``, then one channel of fresh noise at H/8, H/4, H/2 and H. Both
     scale with the grid, so the same weights generate grids of any multiple of 16.
 
+    ``padding="reflect"`` pads every convolution with the mirrored field instead of zeros, so
+    that pixels near a grid's edge see the same kind of surroundings as those inside it; with
+    zeros a model trained on small patches learns a border its large grids mostly lack.
+
     Constraints given as one map expanded over the batch (``cond.expand(B, ...)``, as the
     ensemble sampler does) are pooled and convolved once for the whole batch.
     """
 
     factor = 16
 
-    def __init__(self, out_ch: int, cond_ch: int, nz: int = 16, ngf: int = 16):
+    def __init__(
+        self, out_ch: int, cond_ch: int, nz: int = 16, ngf: int = 16, padding: str = "zeros"
+    ):
         super().__init__()
         widths = [8 * ngf, 4 * ngf, 2 * ngf, ngf, max(ngf // 2, 2)]  # H/16, H/8, H/4, H/2, H
-        self.start = _Stage(nz, cond_ch, widths[0], noise=False)
-        self.stages = nn.ModuleList(_Stage(widths[i], cond_ch, widths[i + 1]) for i in range(4))
+        self.start = _Stage(nz, cond_ch, widths[0], noise=False, padding=padding)
+        self.stages = nn.ModuleList(
+            _Stage(widths[i], cond_ch, widths[i + 1], padding=padding) for i in range(4)
+        )
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.out = nn.Conv2d(widths[-1], out_ch, 3, 1, 1)
-        self.out_c = nn.Conv2d(cond_ch, out_ch, 3, 1, 1, bias=False) if cond_ch else None
+        pad = {"padding_mode": padding}
+        self.out = nn.Conv2d(widths[-1], out_ch, 3, 1, 1, **pad)
+        self.out_c = nn.Conv2d(cond_ch, out_ch, 3, 1, 1, bias=False, **pad) if cond_ch else None
 
     def forward(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
         if cond is not None and cond.shape[0] > 1 and cond.stride(0) == 0:

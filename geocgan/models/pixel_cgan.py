@@ -88,6 +88,9 @@ class PixelCGANConfig:
         Adam settings.
     amp : bool
         bfloat16 autocast on CUDA (ignored on CPU).
+    padding : {"zeros", "reflect"}
+        How the fcn generator's convolutions pad the field at the grid's edge (see
+        ``SpatialGenerator``); ``zeros`` (default) is what the shipped models use.
     ema : float
         Decay of an exponential moving average of the generator's weights, updated after
         every generator step and used to generate (Karras et al. 2018; Yazıcı et al. 2019,
@@ -118,6 +121,7 @@ class PixelCGANConfig:
     beta2: float = 0.999
     amp: bool = True
     ema: float = 0.0
+    padding: Literal["zeros", "reflect"] = "zeros"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -136,6 +140,10 @@ class PixelCGANConfig:
             raise InputError(f"constraint density must be in (0, 1], got {self.density}")
         if self.mode not in ("point", "borehole"):
             raise InputError(f"constraint mode {self.mode!r} is unknown; use 'point' or 'borehole'")
+        if self.padding not in ("zeros", "reflect"):
+            raise InputError(f"padding {self.padding!r} is unknown; use 'zeros' or 'reflect'")
+        if self.padding != "zeros" and self.arch != "fcn":
+            raise InputError("padding='reflect' is for the fcn generator")
         if min(self.nz, self.ngf, self.ndf, self.d_layers) < 1:
             raise InputError("nz, ngf, ndf and d_layers must be >= 1")
         if not 0 <= self.ema < 1:
@@ -183,7 +191,7 @@ class PixelCGAN(GANModel):
             self.G = DCGAN28Generator(k, kc, nz=config.nz, ngf=config.ngf)
             self.D = DCGAN28Discriminator(k, kc, ndf=config.ndf)
         else:
-            self.G = SpatialGenerator(k, kc, nz=config.nz, ngf=config.ngf)
+            self.G = SpatialGenerator(k, kc, nz=config.nz, ngf=config.ngf, padding=config.padding)
             self.D = PatchDiscriminator(k, kc, ndf=config.ndf, n_layers=config.d_layers)
         if config.ema:  # the averaged generator: no gradients, saved with the others
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
