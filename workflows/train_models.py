@@ -93,11 +93,7 @@ def start_from(init: Path, ckpt: Path, model) -> dict:
             f"only {', '.join(sorted(TUNABLE))}"
         )
     old, doc = load_model(init, training_state=True)
-    missing = model.load_state_dict(old.state_dict(), strict=False).missing_keys
-    if any(not k.startswith("G_ema.") for k in missing):
-        raise InputError(f"--init {init} is not a checkpoint of this case's model")
-    if missing:
-        model.G_ema.load_state_dict(model.G.state_dict())
+    load_weights(model, old.state_dict(), f"--init {init}")
     for name, opt in model.optimizers.items():
         opt.load_state_dict(old.optimizers[name].state_dict())
     describe = ("model", "config", "field", "version", "optimizer_groups")
@@ -107,22 +103,28 @@ def start_from(init: Path, ckpt: Path, model) -> dict:
     return keep["fine_tune"]
 
 
-def start_weights(model, path: Path) -> None:
-    """Load the weights of snapshot ``path`` into ``model`` (same nets); with ``ema`` the
-    trained generator starts from the snapshot's average, or the average from its generator."""
-    snap = load_model(path)[0].state_dict()
-    res = model.load_state_dict(snap, strict=False)
-    if res.unexpected_keys or any(not k.startswith("G_ema.") for k in res.missing_keys):
-        raise InputError(f"--start {path} holds other nets than this model's ({a_few(res)})")
-    if res.missing_keys:  # a snapshot without an average
+def load_weights(model, state: dict, what: str) -> bool:
+    """Load ``state`` into ``model`` (the same nets); an averaged generator that ``state``
+    lacks starts from its trained one. True when it did."""
+    try:
+        res = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # same names, other shapes: another width
+        raise InputError(f"{what} holds nets of other sizes than this case's model") from err
+    wrong = [*res.unexpected_keys, *(k for k in res.missing_keys if not k.startswith("G_ema."))]
+    if wrong:
+        few = ", ".join(wrong[:3]) + (" ..." if len(wrong) > 3 else "")
+        raise InputError(f"{what} holds other nets than this case's model ({few})")
+    if res.missing_keys:
         model.G_ema.load_state_dict(model.G.state_dict())
-    elif model.config.ema:
+    return bool(res.missing_keys)
+
+
+def start_weights(model, path: Path) -> None:
+    """Load the weights of snapshot ``path`` into ``model``; with ``ema`` the trained
+    generator starts from the snapshot's average, or the average from its generator."""
+    added = load_weights(model, load_model(path)[0].state_dict(), f"--start {path}")
+    if model.config.ema and not added:
         model.G.load_state_dict(model.G_ema.state_dict())
-
-
-def a_few(res) -> str:
-    keys = [*res.missing_keys, *res.unexpected_keys]
-    return ", ".join(keys[:3]) + (" ..." if len(keys) > 3 else "")
 
 
 def model_setting(text: str) -> tuple[str, object]:
