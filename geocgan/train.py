@@ -189,6 +189,15 @@ def evaluate_constraints(
     return out
 
 
+def config_changes(doc: dict, config) -> list[str]:
+    """Settings of ``config`` that differ from those of the checkpoint described by ``doc``.
+
+    A setting newer than the checkpoint had its default when the checkpoint was made.
+    """
+    stored = {**asdict(type(config)()), **doc["config"]}
+    return [k for k, v in asdict(config).items() if stored.get(k) != v]
+
+
 class Trainer:
     """Train ``model`` on ``data`` (a ``FieldArray`` or ``PatchSampler``).
 
@@ -334,9 +343,9 @@ class Trainer:
         """Refuse to resume a checkpoint made with other model, field or training settings."""
         model = self.model
         diff = []
-        # a setting newer than the checkpoint had its default when the checkpoint was made
-        if {**asdict(type(model.config)()), **doc["config"]} != asdict(model.config):
-            diff.append("model config")
+        changed = config_changes(doc, model.config)
+        if changed:
+            diff.append(f"model config: {', '.join(changed)}")
         if doc["field"] != model.spec.to_dict():
             diff.append("field normalisation / facies codes")
         diff += [

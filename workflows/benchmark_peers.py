@@ -85,7 +85,7 @@ from geocgan.peers import (
     peer_names_for,
     timed_runs,
 )
-from geocgan.train import PatchSampler, TrainConfig, Trainer
+from geocgan.train import PatchSampler, TrainConfig, Trainer, config_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ("gaussian", "channels")
@@ -206,9 +206,7 @@ def gaussian_checkpoint(cfg: BenchConfig, tis: np.ndarray) -> Path:
     model = build_model("pixel-cgan", cfg.gaussian_model, FieldSpec.from_data(tis, "continuous"))
     if ckpt.exists():
         doc = read_checkpoint(ckpt)[1]
-        wanted = asdict(model.config)
-        defaults = asdict(type(model.config)())  # settings newer than the checkpoint
-        differ = {k for k, v in wanted.items() if doc["config"].get(k, defaults[k]) != v}
+        differ = set(config_changes(doc, model.config))
         if doc.get("patch", 64) != cfg.train_patch:
             differ.add("patch")
         if differ:

@@ -49,7 +49,7 @@ from geocgan.errors import GeocganError, InputError
 from geocgan.io.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
 from geocgan.models.pixel_cgan import PixelCGANConfig
-from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
+from geocgan.train import PatchSampler, TrainConfig, Trainer, config_changes, resolve_device
 
 TUNABLE = {
     "lam",
@@ -78,13 +78,13 @@ def start_from(init: Path, ckpt: Path, model) -> dict:
 
     ``model`` may differ from ``init``'s in its loss weights (``--set lam_local=3``) and may add
     an averaged generator (started from the trained weights); the nets must be the same."""
-    _, doc = read_checkpoint(init)
-    old_config = {**asdict(type(model.config)()), **doc["config"]}
-    if old_config == asdict(model.config):
+    old, doc = load_model(init, training_state=True)  # its config: newer settings at default
+    old_config = asdict(old.config)
+    other = config_changes(doc, model.config)
+    if not other:
         shutil.copyfile(init, ckpt)
         return {}
-    other = [k for k, v in asdict(model.config).items() if old_config[k] != v]
-    if doc["config"].get("ema", 0.0) and not model.config.ema:
+    if old.config.ema and not model.config.ema:
         raise InputError(f"--init {init} has an averaged generator: keep its ema setting")
     fixed = [k for k in other if k not in TUNABLE]
     if fixed:
@@ -92,7 +92,6 @@ def start_from(init: Path, ckpt: Path, model) -> dict:
             f"--init {init} has other net settings ({', '.join(fixed)}): a fine-tune may change "
             f"only {', '.join(sorted(TUNABLE))}"
         )
-    old, doc = load_model(init, training_state=True)
     load_weights(model, old.state_dict(), f"--init {init}")
     for name, opt in model.optimizers.items():
         opt.load_state_dict(old.optimizers[name].state_dict())
