@@ -233,14 +233,17 @@ def main(argv: list[str] | None = None) -> int:
         if a.distill:
             if a.start:
                 start_weights(model, a.start)
-            model.distill_from(load_model(a.distill)[0])
-            meta["distilled_from"] = {"teacher": str(a.distill), "start": str(a.start or "")}
             before = read_checkpoint(ckpt)[1].get("distilled_from") if ckpt.exists() else None
             if before and before["teacher"] != str(a.distill):
                 raise InputError(
                     f"{ckpt} was distilled from {before['teacher']}: resume with that --distill"
                 )
-            meta["distilled_from"] = before or meta["distilled_from"]  # the first start stays
+            model.distill_from(load_model(a.distill)[0])
+            # a resumed run keeps the description of its first start
+            meta["distilled_from"] = before or {
+                "teacher": str(a.distill),
+                "start": str(a.start or ""),
+            }
         cfg = TrainConfig(
             epochs=a.epochs,
             batch_size=a.batch,
