@@ -170,6 +170,13 @@ def train(
     patch: Annotated[
         int, typer.Option(min=16, help="Training patch size in pixels (multiple of 16).")
     ] = 64,
+    flip: Annotated[
+        str,
+        typer.Option(
+            help="Mirror training patches at random: x (left-right), y (up-down), xy, or '' "
+            "(off). Keeps the direction of structures; leave y off for vertical sections.",
+        ),
+    ] = "",
     lam: Annotated[
         float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")
     ] = 10.0,
@@ -278,11 +285,12 @@ def train(
             log.unlink(missing_ok=True)
         trainer = Trainer(
             model,
-            PatchSampler(images, patch, device=resolve_device(device)),
+            PatchSampler(images, patch, device=resolve_device(device), flip=flip),
             cfg,
             checkpoint=out,
             log=log,
-            meta={"training_images": [str(p) for p in training_images], "patch": patch},
+            meta={"training_images": [str(p) for p in training_images], "patch": patch}
+            | ({"flip": flip} if flip else {}),
             progress=not quiet,
         )
         rows = trainer.fit(resume=resume)

@@ -76,9 +76,25 @@ class FieldArray:
 
 
 class PatchSampler:
-    """Random ``patch`` x ``patch`` windows from one or more training images (on the device)."""
+    """Random ``patch`` x ``patch`` windows from one or more training images (on the device).
 
-    def __init__(self, images: list[np.ndarray], patch: int | tuple[int, int], device="cpu"):
+    ``flip`` mirrors each window at random, left-right (``"x"``), up-down (``"y"``) or both
+    (``"xy"``), each with probability 1/2: four times the distinct windows of a small
+    training image, without turning its structures (channels that run along x still do).
+    Leave it off where the mirrored geology is another geology: an up-down flip of a vertical
+    section puts fining-upward sequences upside down.
+    """
+
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        patch: int | tuple[int, int],
+        device="cpu",
+        flip: str = "",
+    ):
+        if flip not in ("", "x", "y", "xy"):
+            raise InputError(f"flip={flip!r}: use '', 'x', 'y' or 'xy'")
+        self.flip = flip
         self.patch = (patch, patch) if isinstance(patch, int) else tuple(patch)
         self.images = [
             torch.as_tensor(np.asarray(im, dtype=np.float32), device=device) for im in images
@@ -110,6 +126,15 @@ class PatchSampler:
         dev = g.device
         which = torch.randint(len(self.images), (n,), generator=g, device=dev)
         u = torch.rand(n, 2, generator=g, device=dev)
+        ar_r, ar_c = torch.arange(ph, device=dev), torch.arange(pw, device=dev)
+        if self.flip:  # per window, without a host sync: offsets run backwards when flipped
+            f = torch.rand(n, 2, generator=g, device=dev) < 0.5
+            f_r = f[:, 0:1] & ("y" in self.flip)
+            f_c = f[:, 1:2] & ("x" in self.flip)
+            off_r = torch.where(f_r, ph - 1 - ar_r, ar_r)[:, :, None]  # (n, ph, 1)
+            off_c = torch.where(f_c, pw - 1 - ar_c, ar_c)[:, None, :]  # (n, 1, pw)
+        else:
+            off_r, off_c = ar_r.expand(n, ph)[:, :, None], ar_c.expand(n, pw)[:, None, :]
         out = torch.empty(n, ph, pw, device=self.images[0].device)
         for i, im in enumerate(self.images):
             # one image: no selection, so no host sync in the hot loop
@@ -120,8 +145,8 @@ class PatchSampler:
             )
             r = (u[sel, 0] * (im.shape[0] - ph + 1)).long()[:, None, None]  # (n_i, 1, 1)
             c = (u[sel, 1] * (im.shape[1] - pw + 1)).long()[:, None, None]
-            rows = r + torch.arange(ph, device=dev)[None, :, None]
-            cols = c + torch.arange(pw, device=dev)[None, None, :]
+            rows = r + off_r[sel]
+            cols = c + off_c[sel]
             out[sel] = im[rows, cols]
         return out
 

@@ -191,6 +191,23 @@ def test_patch_sampler_draws_windows_of_the_training_images():
         assert np.all(np.diff(x, axis=1) == 1) and np.all(np.diff(x, axis=0) == 60)
 
 
+def test_patch_sampler_flips_windows_without_turning_them():
+    """flip='xy' gives all four mirror images of windows, never a transposed one."""
+    im = np.arange(50 * 60, dtype=np.float32).reshape(50, 60)
+    p = PatchSampler([im], 32, flip="xy").sample(64, torch.Generator().manual_seed(0))
+    steps = set()
+    for x in p.numpy():  # rows step ±60, cols step ±1: a window, maybe mirrored
+        dr, dc = np.diff(x, axis=0), np.diff(x, axis=1)
+        assert len(np.unique(dr)) == 1 and len(np.unique(dc)) == 1
+        steps.add((dr.flat[0], dc.flat[0]))
+    assert steps == {(60, 1), (-60, 1), (60, -1), (-60, -1)}
+    only_x = PatchSampler([im], 32, flip="x").sample(64, torch.Generator().manual_seed(0))
+    assert np.all(np.diff(only_x.numpy(), axis=1) == 60)  # rows never mirrored
+    assert set(np.diff(only_x.numpy(), axis=2)[:, 0, 0]) == {1, -1}
+    with pytest.raises(InputError, match="flip='z'"):
+        PatchSampler([im], 32, flip="z")
+
+
 def test_constraint_term_makes_the_generator_honor_the_wells(fields28, tmp_path):
     """A short real run: with λ = 10 the held-out constrained-pixel error ends clearly below λ = 0."""
     final = {}

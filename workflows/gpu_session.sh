@@ -10,7 +10,14 @@
 #      tune: a narrower Gaussian generator (ngf 8, for speed) trained afresh with two seeds,
 #        and the shipped channel model fine-tuned with a stronger neighbourhood term
 #        (lam_local 3 and 5 instead of 1), all with --ema 0.999, snapshots every 25 epochs;
+#      geometry: channel models trained afresh with a discriminator that sees whole channel
+#        belts (d_layers 5: 190 px) on larger, randomly mirrored patches (128², 192²), with
+#        zeros or reflect padding and a wider generator (ngf 16), lam_local 3; and a still
+#        narrower Gaussian generator (ngf 6) distilled from the benchmark's Gaussian model from
+#        its first step; all with --ema 0.999, snapshots every 25 epochs;
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
+#      (geometry: the last 3 of each channel run, whose snapshots are 4-5 MB, to stay under the
+#      64 MiB that may come back in all)
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars).
 # Needs torch, numpy, scipy, safetensors, tqdm and matplotlib only: no GIS stack.
@@ -28,7 +35,7 @@ log="$out/session.log"
     python3 -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.get_device_name())"
 } >"$log" 2>&1
 
-if [ "$plan" != tune ]; then  # measured twice already; tune gives the GPU to training
+if [ "$plan" = explore ] || [ "$plan" = ema ]; then  # measured twice already; later plans give the GPU to training
     echo "== throughput" >>"$log"
     timeout 150 python3 workflows/throughput.py --out "$out" >>"$log" 2>&1
     echo "throughput exit $?" >>"$log"
@@ -65,6 +72,16 @@ tune)
     train channels_ll3 "${chan[@]}" --set lam_local=3 --ema 0.999 --snapshot-every 25 &
     train channels_ll5 "${chan[@]}" --set lam_local=5 --ema 0.999 --snapshot-every 25 &
     ;;
+geometry)
+    runs="ch_p128_d5 ch_p128_d5_refl ch_p192_d5_refl ch_p128_d5_refl_g16 gauss_ngf6_distill"
+    geo=(channels --set d_layers=5 --set lam_local=3 --flip xy --ema 0.999 --snapshot-every 25)
+    train ch_p128_d5 "${geo[@]}" --patch 128 &
+    train ch_p128_d5_refl "${geo[@]}" --patch 128 --set padding=reflect &
+    train ch_p192_d5_refl "${geo[@]}" --patch 192 --batch 8 --set padding=reflect &
+    train ch_p128_d5_refl_g16 "${geo[@]}" --patch 128 --set padding=reflect --set ngf=16 &
+    train gauss_ngf6_distill gaussian --set ngf=6 --set lam_distill=1 --ema 0.999 \
+        --distill workflows/results/benchmark/gaussian_model.safetensors --snapshot-every 25 &
+    ;;
 *) echo "unknown plan $plan" >>"$log" ;;
 esac
 wait
@@ -72,11 +89,16 @@ wait
 for run in $runs; do
     d=runs/gpu/$run
     [ -d "$d" ] || continue
+    keep=5
+    [ "$plan" = geometry ] && [ "${run#ch_}" != "$run" ] && keep=-3  # the last 3
     snaps=$(ls "$d"/*_epoch*.safetensors 2>/dev/null | python3 -c '
 import sys
-s = sys.stdin.read().split()
-k = max(1, -(-len(s) // 5))  # every k-th, from the last backwards
-print(" ".join(s[::-1][::k][::-1]))')
+s, keep = sys.stdin.read().split(), int(sys.argv[1])
+if keep < 0:
+    print(" ".join(s[keep:]))
+else:
+    k = max(1, -(-len(s) // keep))  # every k-th, from the last backwards
+    print(" ".join(s[::-1][::k][::-1]))' "$keep")
     tar -cf "$out/$run.tar" "runs/gpu/$run.log" "$d"/*.jsonl $snaps
     tail -c 400 "$d"/*.jsonl >>"$log"
     echo >>"$log"

@@ -26,7 +26,7 @@ benchmark's Gaussian model.
 ``sample_data/channels.safetensors``.
 
 Run: ``python workflows/train_models.py channels --epochs 400 --run runs/gpu/channels
-[--init CKPT] [--batch 16] [--patch 96] [--steps 40] [--snapshot-every 50] [--ema 0.999]``
+[--init CKPT] [--batch 16] [--patch 96] [--flip xy] [--steps 40] [--snapshot-every 50] [--ema 0.999]``
 or ``python workflows/train_models.py channels --export SNAPSHOT --to PATH --note TEXT``.
 """
 
@@ -161,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96, help="patch side (multiple of 16)")
     p.add_argument("--steps", type=int, default=40, help="steps per epoch")
+    p.add_argument(
+        "--flip",
+        choices=["", "x", "y", "xy"],
+        default="",
+        help="mirror training patches at random (PatchSampler's flip)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-every", type=int, default=50)
     p.add_argument("--device", default="auto")
@@ -226,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         dev = resolve_device(a.device)
         model = build_model("pixel-cgan", config, spec)
         meta = {"training_images": described, "patch": a.patch}
+        if a.flip:
+            meta["flip"] = a.flip
         if a.init and fine_tune:
             meta["fine_tune"] = fine_tune
         if a.start and (a.init or not a.distill):
@@ -254,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         rows = Trainer(
             model,
-            PatchSampler(images, a.patch, device=dev),
+            PatchSampler(images, a.patch, device=dev, flip=a.flip),
             cfg,
             checkpoint=ckpt,
             log=ckpt.with_suffix(".jsonl"),
