@@ -89,3 +89,40 @@ def test_unknown_settings_are_refused_before_anything_is_written(tmp_path, capsy
         tm.main(["gaussian", "--set", "widht=3", "--epochs", "1", "--run", str(tmp_path / "r")])
     assert "widht" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_started_from_a_snapshot_takes_its_weights_and_its_average(tmp_path, capsys):
+    torch.manual_seed(0)
+    trained = build_model("pixel-cgan", {**TINY, "ema": 0.9}, FieldSpec())
+    for _ in range(3):
+        trained.train_step(torch.randn(2, 1, 32, 32), torch.Generator().manual_seed(1))
+    snap = save_checkpoint(
+        tmp_path / "snap.safetensors", trained, {"epoch": 3}, training_state=False
+    )
+    model = build_model("pixel-cgan", {**TINY, "ema": 0.9, "lam_local": 5.0}, FieldSpec())
+    tm.start_weights(model, snap)
+    for name in ("G", "G_ema"):  # the trained generator restarts from the average
+        for a, b in zip(model.G_ema.parameters(), getattr(model, name).parameters(), strict=True):
+            torch.testing.assert_close(a, b)
+    for a, b in zip(trained.G_ema.parameters(), model.G_ema.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(trained.D.parameters(), model.D.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(InputError, match="other sizes"):
+        tm.start_weights(build_model("pixel-cgan", {**TINY, "ngf": 8}, FieldSpec()), snap)
+    with pytest.raises(SystemExit):
+        tm.main(
+            [
+                "gaussian",
+                "--start",
+                str(snap),
+                "--init",
+                str(snap),
+                "--epochs",
+                "1",
+                "--run",
+                str(tmp_path / "r"),
+            ]
+        )
+    assert "both bring weights" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

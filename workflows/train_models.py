@@ -16,6 +16,9 @@ Every ``--snapshot-every`` epochs the weights are kept as
 (``benchmark_peers.py --truth-seed``). Needs only torch, numpy, scipy, safetensors, tqdm and
 matplotlib, so it runs on a bare GPU node (``workflows/gpu_session.sh``).
 
+``--start SNAPSHOT`` starts a new run from a snapshot's weights (no optimizer state: Adam
+starts afresh), e.g. a GPU-trained snapshot fine-tuned on the CPU with ``--set lam_local=5``.
+
 ``--distill TEACHER --set lam_distill=W [--start WEIGHTS]`` adds to the generator's loss W times
 its squared difference to a trained model's realizations from the same noise and constraints
 (``PixelCGAN.distill_from``), e.g. for a narrower generator (``--set ngf=8``) than the
@@ -191,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         "--start",
         type=Path,
         metavar="WEIGHTS",
-        help="with --distill: start from these weights (a snapshot of the same nets; with ema "
-        "the generator starts from their average)",
+        help="start a new run from these weights (a snapshot of the same nets, without "
+        "optimizer state: Adam starts afresh; with ema the generator starts from their "
+        "average); loss weights may differ from the snapshot's",
     )
     p.add_argument("--export", type=Path, help="snapshot to write as a finished model (--to)")
     p.add_argument("--to", type=Path, help="where --export writes")
@@ -211,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.epochs is None or a.run is None:
         p.error("training needs --epochs and --run")
+    if a.start and a.init:
+        p.error("--start and --init both bring weights: give one")
     ckpt, copied = a.run / f"{a.case}.safetensors", False
     try:
         config, spec, images, described = case_data(a.case)
@@ -236,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
             meta["flip"] = a.flip
         if a.init and fine_tune:
             meta["fine_tune"] = fine_tune
-        if a.start and (a.init or not a.distill):
-            raise InputError("--start is for --distill without --init (--init brings its weights)")
+        if a.start:
+            start_weights(model, a.start)
+            if not a.distill:
+                meta["started_from"] = str(a.start)
         if a.distill:
-            if a.start:
-                start_weights(model, a.start)
             before = read_checkpoint(ckpt)[1].get("distilled_from") if ckpt.exists() else None
             if before and before["teacher"] != str(a.distill):
                 raise InputError(
