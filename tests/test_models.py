@@ -4,6 +4,7 @@ import torch
 from geocgan.constraints import FieldSpec, constraint_tensor
 from geocgan.errors import CheckpointError, GridError, InputError
 from geocgan.models import build_model, constraint_loss
+from geocgan.models.nets import PatchDiscriminator
 from geocgan.models.pixel_cgan import diversity, moment_loss
 
 CAT = FieldSpec("categorical", codes=[0, 1, 2])
@@ -237,3 +238,16 @@ def test_reflect_padding_leaves_no_border_in_a_field_from_uniform_inputs():
     assert float(out["zeros"].std()) > 1e-3
     with pytest.raises(InputError, match="padding 'same' is unknown"):
         build_model("pixel-cgan", {"padding": "same"}, spec)
+
+
+@pytest.mark.parametrize("n_layers", [3, 4])
+def test_discriminator_receptive_field_is_the_documented_one(n_layers):
+    """Each output logit sees a 7 * 2**n - 2 px window: what d_layers promises about the
+    structures D can judge (54 px for 3 layers, 110 for 4)."""
+    d = PatchDiscriminator(1, 0, ndf=2, n_layers=n_layers)
+    x = torch.zeros(1, 1, 256, 256, requires_grad=True)
+    out = d(x, None)
+    h = out.shape[-1] // 2
+    out[0, 0, h, h].backward()
+    rows = (x.grad[0, 0].abs().sum(1) > 0).nonzero()[:, 0]
+    assert int(rows.max() - rows.min() + 1) == 7 * 2**n_layers - 2

@@ -125,6 +125,7 @@ def _snapshotting_run(ckpt, facies32, epochs: int, every: int) -> Trainer:
         checkpoint=ckpt,
         progress=False,
         snapshot_every=every,
+        meta={"patch": 32, "flip": "xy", "started_from": "gpu/snapshot.safetensors"},
     )
     t.fit()
     return t
@@ -174,6 +175,8 @@ def test_export_writes_a_finished_weights_only_model(tmp_path, facies32):
     assert not any(k.startswith("optim") for k in tensors)
     assert doc["epoch"] == 1 and doc["complete"] and doc["train"]["epochs"] == 1
     assert doc["trained"] == "epoch 1, by hand"
+    # how it was trained travels with it
+    assert (doc["patch"], doc["flip"], doc["started_from"]) == (32, "xy", "gpu/snapshot.safetensors")
     snap, _ = read_checkpoint(t.snapshot_path(1))
     assert all(torch.equal(tensors[k], snap[k]) for k in snap)
     with pytest.raises(CheckpointError, match="exists; pass --overwrite"):

@@ -11,7 +11,7 @@
 #        and the shipped channel model fine-tuned with a stronger neighbourhood term
 #        (lam_local 3 and 5 instead of 1), all with --ema 0.999, snapshots every 25 epochs;
 #      geometry: channel models trained afresh with a discriminator that sees whole channel
-#        belts (d_layers 5: 190 px) on larger, randomly mirrored patches (128², 192²), with
+#        belts (d_layers 5: 222 px) on larger, randomly mirrored patches (128², 192²), with
 #        zeros or reflect padding and a wider generator (ngf 16), lam_local 3; and a still
 #        narrower Gaussian generator (ngf 6) distilled from the benchmark's Gaussian model from
 #        its first step; all with --ema 0.999, snapshots every 25 epochs;
@@ -20,6 +20,8 @@
 #      64 MiB that may come back in all)
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars).
+# Plans explore, ema and tune ran with the channel recipe of their commits (96² patches,
+# d_layers 4, lam_local 1: make_sample_data.MODEL then); their --init checkpoints are of it.
 # Needs torch, numpy, scipy, safetensors, tqdm and matplotlib only: no GIS stack.
 # Run from the repository root: bash workflows/gpu_session.sh OUT [TRAIN_SECONDS] [PLAN]
 set -u

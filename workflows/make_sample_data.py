@@ -6,17 +6,21 @@ Reproduces the shipped sample data from seeds, with the package's own generator:
 - ``truth.tif``: a 128x128 realization *not* in the training image (seed 2024), same settings;
 - ``wells.csv``: 0.5% of the truth's pixels (82 wells) as x, y (EPSG:32631, metres), facies;
 - ``grid.tif``: the 128x128 grid template, 25 m pixels, EPSG:32631 (UTM zone 31N);
-- ``channels.safetensors``: a pixel-constrained cGAN trained on 96x96 patches of the
-  training image (weights + JSON description, no optimizer state), λ = 10 plus two optional
-  terms that are not in the paper: the neighbourhood term with weight ``--lam-local 1``
-  (honors wells by the geology around them rather than by isolated pixels; 0 gives the
-  paper's loss alone, 10 collapsed the ensemble) and the moment term (``lam_moments`` = 10,
-  keeps the channel proportion at the training image's);
+- ``channels.safetensors``: a pixel-constrained cGAN trained on 128x128 patches of the
+  training image, mirrored at random left-right and up-down (``flip``), with a discriminator
+  of 5 strided layers that sees 222 px, i.e. whole channel bends (weights + JSON description,
+  no optimizer state); λ = 10 plus two optional terms that are not in the paper: the
+  neighbourhood term with weight ``--lam-local 3`` (honors wells by the geology around them
+  rather than by isolated pixels; 0 gives the paper's loss alone, 10 collapsed the ensemble)
+  and the moment term (``lam_moments`` = 10, keeps the channel proportion at the training
+  image's); generation by the generator's weight average (``ema`` 0.999);
 - ``training_log.jsonl``: the training curve (one JSON line per epoch).
 
 Run: ``python workflows/make_sample_data.py [--epochs N] [--out sample_data]``.
-Takes about 15-25 minutes on a 2-core CPU (training); on a GPU about 2 minutes: batches of
-16 are launch-bound there (650 images/s on an H200, ``workflows/results/gpu/README.md``).
+Trains 100 epochs, about 15 minutes on a 2-core CPU (70 images/s). The shipped model is this
+recipe trained longer on a GPU: 425 epochs on an H200 (``workflows/train_models.py``, 440
+images/s), then 30 epochs on the CPU with ``lam_local`` 5, chosen on validation wells
+(``workflows/results/gpu/README.md``, session 4).
 """
 
 from __future__ import annotations
@@ -41,16 +45,18 @@ CHANNELS = {"proportion": 0.28, "width": 6.0, "sinuosity": 0.3}
 MODEL = {
     "arch": "fcn",
     "lam": 10.0,
-    "lam_local": 1.0,
+    "lam_local": 3.0,
     "lam_moments": 10.0,
     "ngf": 12,
     "ndf": 16,
-    "d_layers": 4,
+    "d_layers": 5,
     "nz": 16,
     "lr_g": 5e-4,
     "lr_d": 5e-4,
     "density": 0.005,
+    "ema": 0.999,
 }
+PATCH, FLIP = 128, "xy"  # training windows: side, random mirrors
 
 
 def write_raster(path: Path, array: np.ndarray, transform, description: str) -> None:
@@ -122,8 +128,8 @@ def train_checkpoint(
     steps: int,
     batch: int,
     device: str,
-    lam_local: float = 1.0,
-    patch: int = 96,
+    lam_local: float = 3.0,
+    patch: int = PATCH,
 ) -> None:
     ti = read_training_image(out / "training_image.tif")
     model = build_model(
@@ -134,11 +140,11 @@ def train_checkpoint(
     )
     rows = Trainer(
         model,
-        PatchSampler([ti], patch, device=resolve_device(device)),
+        PatchSampler([ti], patch, device=resolve_device(device), flip=FLIP),
         cfg,
         checkpoint=work / "checkpoint.safetensors",
         log=work / "log.jsonl",
-        meta={"training_images": ["training_image.tif"], "patch": patch},
+        meta={"training_images": ["training_image.tif"], "patch": patch, "flip": FLIP},
     ).fit(resume=True)
     shipped = export_model(
         work / "checkpoint.safetensors", out / "channels.safetensors", overwrite=True
@@ -153,14 +159,14 @@ if __name__ == "__main__":
     )
     p.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "sample_data")
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--patch", type=int, default=96, help="training patch side (multiple of 16)")
+    p.add_argument("--patch", type=int, default=PATCH, help="training patch side (multiple of 16)")
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument(
         "--work", type=Path, default=Path("runs/sample_data"), help="training checkpoints"
     )
     p.add_argument("--device", default="auto")
-    p.add_argument("--lam-local", type=float, default=1.0, help="weight of the neighbourhood term")
+    p.add_argument("--lam-local", type=float, default=3.0, help="weight of the neighbourhood term")
     a = p.parse_args()
     make_data(a.out)
     train_checkpoint(a.out, a.work, a.epochs, a.steps, a.batch, a.device, a.lam_local, a.patch)

@@ -29,7 +29,9 @@ benchmark's Gaussian model.
 ``sample_data/channels.safetensors``.
 
 Run: ``python workflows/train_models.py channels --epochs 400 --run runs/gpu/channels
-[--init CKPT] [--batch 16] [--patch 96] [--flip xy] [--steps 40] [--snapshot-every 50] [--ema 0.999]``
+[--init CKPT] [--batch 16] [--patch 128] [--flip xy] [--steps 40] [--snapshot-every 50]
+[--ema 0.999]`` (patch and flip default to the case's recipe: 128² mirrored for the channels,
+96² for the Gaussian case)
 or ``python workflows/train_models.py channels --export SNAPSHOT --to PATH --note TEXT``.
 """
 
@@ -44,8 +46,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmark_peers import GAUSSIAN_MODEL, BenchConfig, gaussian_training_images
+from make_sample_data import FLIP, PATCH, training_image
 from make_sample_data import MODEL as CHANNEL_MODEL
-from make_sample_data import training_image
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GeocganError, InputError
@@ -65,15 +67,17 @@ TUNABLE = {
 SETTINGS = asdict(PixelCGANConfig())  # what --set may name, with a value of each type
 
 
-def case_data(case: str) -> tuple[dict, FieldSpec, list, str]:
-    """Model settings, field description, training images and their description."""
+def case_data(case: str) -> tuple[dict, FieldSpec, list, str, int, str]:
+    """Model settings, field description, training images and their description, and the
+    default patch side and mirroring."""
     if case == "channels":
         spec = FieldSpec("categorical", codes=[0, 1])
-        return CHANNEL_MODEL, spec, [training_image()], "training_image.tif"
+        return CHANNEL_MODEL, spec, [training_image()], "training_image.tif", PATCH, FLIP
     bench = BenchConfig()
     tis = gaussian_training_images(bench)
     spec = FieldSpec.from_data(tis, "continuous")
-    return GAUSSIAN_MODEL, spec, list(tis), f"gaussian_field x{bench.train_images}"
+    described = f"gaussian_field x{bench.train_images}"
+    return GAUSSIAN_MODEL, spec, list(tis), described, bench.train_patch, ""
 
 
 def start_from(init: Path, ckpt: Path, model) -> dict:
@@ -162,13 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", type=Path, help="folder of the checkpoint and log")
     p.add_argument("--init", type=Path, help="checkpoint (with optimizer state) to train on")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--patch", type=int, default=96, help="patch side (multiple of 16)")
+    p.add_argument("--patch", type=int, help="patch side (multiple of 16); channels: 128")
     p.add_argument("--steps", type=int, default=40, help="steps per epoch")
     p.add_argument(
         "--flip",
         choices=["", "x", "y", "xy"],
-        default="",
-        help="mirror training patches at random (PatchSampler's flip)",
+        help="mirror training patches at random (PatchSampler's flip); channels: xy",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-every", type=int, default=50)
@@ -219,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--start and --init both bring weights: give one")
     ckpt, copied = a.run / f"{a.case}.safetensors", False
     try:
-        config, spec, images, described = case_data(a.case)
+        config, spec, images, described, patch, flip = case_data(a.case)
+        patch = a.patch or patch
+        flip = flip if a.flip is None else a.flip
         config = {**config, **dict(a.set)}
         if a.ema is not None:
             config = {**config, "ema": a.ema}
@@ -237,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copyfile(log, ckpt.with_suffix(".jsonl"))
         dev = resolve_device(a.device)
         model = build_model("pixel-cgan", config, spec)
-        meta = {"training_images": described, "patch": a.patch}
-        if a.flip:
-            meta["flip"] = a.flip
+        meta = {"training_images": described, "patch": patch}
+        if flip:
+            meta["flip"] = flip
         if a.init and fine_tune:
             meta["fine_tune"] = fine_tune
         if a.start:
@@ -268,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         rows = Trainer(
             model,
-            PatchSampler(images, a.patch, device=dev, flip=a.flip),
+            PatchSampler(images, patch, device=dev, flip=flip),
             cfg,
             checkpoint=ckpt,
             log=ckpt.with_suffix(".jsonl"),

@@ -120,7 +120,10 @@ def export_model(
     if dest.exists() and not overwrite:
         raise CheckpointError(f"{dest} exists; pass --overwrite to replace it")
     model, doc = load_model(source)
-    described = ("training_images", "patch", "epoch", "step", "last", "fine_tune", "distilled_from")
+    described = (
+        *("training_images", "patch", "flip", "epoch", "step", "last"),
+        *("fine_tune", "started_from", "distilled_from"),
+    )
     keep = {k: doc[k] for k in described if k in doc}
     meta = {**keep, "train": {**doc.get("train", {}), "epochs": doc["epoch"]}, "complete": True}
     if note:

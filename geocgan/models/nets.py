@@ -204,8 +204,8 @@ class SpatialGenerator(nn.Module):
 class PatchDiscriminator(nn.Module):
     """D(x, C): PatchGAN; ``n_layers`` strided convs, one logit per overlapping patch.
 
-    Receptive field: 4 layers -> 94 px, 3 -> 46 px. A large field lets D judge
-    the continuity of channels, not only their local texture.
+    Receptive field: 3 layers -> 54 px, 4 -> 110, 5 -> 222 (``7 * 2**n_layers - 2``). A large
+    field lets D judge the continuity of channels, not only their local texture.
     """
 
     def __init__(self, in_ch: int, cond_ch: int, ndf: int = 32, n_layers: int = 4):

@@ -81,7 +81,7 @@ class PixelCGANConfig:
     ngf, ndf : int
         Width of generator / discriminator.
     d_layers : int
-        Strided layers of the PatchGAN discriminator (receptive field 46 px for 3, 94 for 4).
+        Strided layers of the PatchGAN discriminator (receptive field 54 px for 3, 110 for 4, 222 for 5).
     density, mode, partial
         How training constraint maps are drawn (see ``geocgan.constraints.random_masks``).
     lr_g, lr_d, beta1, beta2 : float
