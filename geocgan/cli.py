@@ -52,6 +52,13 @@ class Mode(str, Enum):
     borehole = "borehole"
 
 
+class Flip(str, Enum):
+    none = "none"
+    x = "x"
+    y = "y"
+    xy = "xy"
+
+
 # options shared by the commands that read wells
 ValueColumn = Annotated[
     str, typer.Option("--value-column", help="Column/property holding the value or facies code.")
@@ -171,12 +178,12 @@ def train(
         int, typer.Option(min=16, help="Training patch size in pixels (multiple of 16).")
     ] = 64,
     flip: Annotated[
-        str,
+        Flip,
         typer.Option(
-            help="Mirror training patches at random: x (left-right), y (up-down), xy, or '' "
-            "(off). Keeps the direction of structures; leave y off for vertical sections.",
+            help="Mirror training patches at random: x (left-right), y (up-down) or xy. Keeps "
+            "the direction of structures; leave y off for vertical sections.",
         ),
-    ] = "",
+    ] = Flip.none,
     lam: Annotated[
         float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")
     ] = 10.0,
@@ -258,6 +265,12 @@ def train(
             raise GeocganError(
                 f"{out} exists; pass --resume to continue it or --overwrite to start again"
             )
+        if arch == Arch.fcn and patch < 2**d_layers:
+            raise InputError(
+                f"--patch {patch} is smaller than the {2**d_layers} px that --d-layers {d_layers} "
+                f"needs: give --patch {2**d_layers} or more, or fewer --d-layers"
+            )
+        flip_axes = "" if flip == Flip.none else flip.value
         images = [read_training_image(p, variable=variable) for p in training_images]
         import numpy as np
 
@@ -295,12 +308,12 @@ def train(
             log.unlink(missing_ok=True)
         trainer = Trainer(
             model,
-            PatchSampler(images, patch, device=resolve_device(device), flip=flip),
+            PatchSampler(images, patch, device=resolve_device(device), flip=flip_axes),
             cfg,
             checkpoint=out,
             log=log,
             meta={"training_images": [str(p) for p in training_images], "patch": patch}
-            | ({"flip": flip} if flip else {}),
+            | ({"flip": flip_axes} if flip_axes else {}),
             progress=not quiet,
         )
         rows = trainer.fit(resume=resume)

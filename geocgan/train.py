@@ -79,8 +79,8 @@ class PatchSampler:
     """Random ``patch`` x ``patch`` windows from one or more training images (on the device).
 
     ``flip`` mirrors each window at random, left-right (``"x"``), up-down (``"y"``) or both
-    (``"xy"``), each with probability 1/2: four times the distinct windows of a small
-    training image, without turning its structures (channels that run along x still do).
+    (``"xy"``), each with probability 1/2: two (``"xy"``: four) times the distinct windows of
+    a small training image, without turning its structures (channels along x stay along x).
     Leave it off where the mirrored geology is another geology: an up-down flip of a vertical
     section puts fining-upward sequences upside down.
     """
@@ -378,6 +378,11 @@ class Trainer:
             for k, v in asdict(self.config).items()
             if k not in ("epochs", "device") and doc.get("train", {}).get(k) != v
         ]
+        for key, default in (("patch", None), ("flip", "")):  # how the windows were drawn
+            if key in self.meta and doc.get(key, default) != self.meta[key]:
+                diff.append(key)
+            elif key not in self.meta and doc.get(key, default) != default:
+                diff.append(key)
         if diff:
             raise CheckpointError(
                 f"{self.checkpoint} was trained with other settings ({', '.join(diff)}); resume with the "

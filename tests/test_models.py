@@ -240,10 +240,10 @@ def test_reflect_padding_leaves_no_border_in_a_field_from_uniform_inputs():
         build_model("pixel-cgan", {"padding": "same"}, spec)
 
 
-@pytest.mark.parametrize("n_layers", [3, 4])
+@pytest.mark.parametrize("n_layers", [3, 4, 5])
 def test_discriminator_receptive_field_is_the_documented_one(n_layers):
     """Each output logit sees a 7 * 2**n - 2 px window: what d_layers promises about the
-    structures D can judge (54 px for 3 layers, 110 for 4)."""
+    structures D can judge (54 px for 3 layers, 110 for 4, 222 for 5)."""
     d = PatchDiscriminator(1, 0, ndf=2, n_layers=n_layers)
     x = torch.zeros(1, 1, 256, 256, requires_grad=True)
     out = d(x, None)

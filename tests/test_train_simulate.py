@@ -167,6 +167,27 @@ def test_resuming_with_a_setting_the_checkpoint_predates_is_refused(tmp_path, fa
     assert [r["epoch"] for r in rows] == [2]  # its default then is today's default: resumes
 
 
+def test_resuming_with_other_training_windows_is_refused(tmp_path, facies32):
+    """A run drawn from mirrored windows does not go on unmirrored (nor with other patches)."""
+    ckpt = tmp_path / "m.safetensors"
+    images = [np.tile(f, (2, 2)) for f in facies32[:4]]  # 64x64
+
+    def run(epochs, patch, flip):
+        cfg = TrainConfig(
+            epochs=epochs, batch_size=4, steps_per_epoch=1, seed=5, device="cpu", val_size=4
+        )
+        meta = {"patch": patch} | ({"flip": flip} if flip else {})
+        sampler = PatchSampler(images, patch, flip=flip)
+        return Trainer(small_model(), sampler, cfg, checkpoint=ckpt, meta=meta, progress=False)
+
+    run(1, 32, "xy").fit()
+    with pytest.raises(CheckpointError, match="flip"):
+        run(2, 32, "").fit(resume=True)
+    with pytest.raises(CheckpointError, match="patch"):
+        run(2, 48, "xy").fit(resume=True)
+    assert [r["epoch"] for r in run(2, 32, "xy").fit(resume=True)] == [2]
+
+
 def test_export_writes_a_finished_weights_only_model(tmp_path, facies32):
     ckpt = tmp_path / "m.safetensors"
     t = _snapshotting_run(ckpt, facies32, epochs=2, every=1)
@@ -176,7 +197,11 @@ def test_export_writes_a_finished_weights_only_model(tmp_path, facies32):
     assert doc["epoch"] == 1 and doc["complete"] and doc["train"]["epochs"] == 1
     assert doc["trained"] == "epoch 1, by hand"
     # how it was trained travels with it
-    assert (doc["patch"], doc["flip"], doc["started_from"]) == (32, "xy", "gpu/snapshot.safetensors")
+    assert (doc["patch"], doc["flip"], doc["started_from"]) == (
+        32,
+        "xy",
+        "gpu/snapshot.safetensors",
+    )
     snap, _ = read_checkpoint(t.snapshot_path(1))
     assert all(torch.equal(tensors[k], snap[k]) for k in snap)
     with pytest.raises(CheckpointError, match="exists; pass --overwrite"):

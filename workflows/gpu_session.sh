@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One GPU session, as run on a lent GPU node (results in workflows/results/gpu/):
-#   1. throughput on the quiet GPU (workflows/throughput.py; not in plan tune);
+#   1. throughput on the quiet GPU (workflows/throughput.py; plans explore and ema only);
 #   2. trainings side by side for TRAIN_SECONDS, with snapshots (PLAN):
 #      explore: the shipped channel model and the Gaussian benchmark model trained on from
 #        their CPU checkpoints (same batch 16, 96² patches), and both trained afresh with
@@ -16,12 +16,14 @@
 #        narrower Gaussian generator (ngf 6) distilled from the benchmark's Gaussian model from
 #        its first step; all with --ema 0.999, snapshots every 25 epochs;
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
-#      (geometry: the last 3 of each channel run, whose snapshots are 4-5 MB, to stay under the
-#      64 MiB that may come back in all)
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
-#      snapshots came back re-packed by hand, the last six of each run in two tars).
+#      snapshots came back re-packed by hand, the last six of each run in two tars); plan
+#      geometry packs the last 3 of each channel run, whose snapshots are 4-5 MB, to stay under
+#      the 64 MiB that may come back in all.
 # Plans explore, ema and tune ran with the channel recipe of their commits (96² patches,
-# d_layers 4, lam_local 1: make_sample_data.MODEL then); their --init checkpoints are of it.
+# d_layers 4, lam_local 1: make_sample_data.MODEL then) and cannot be rerun as written: the
+# channel recipe is now session 4's (d_layers 5, 128² mirrored patches), and train_models
+# refuses their --init checkpoints of the old nets.
 # Needs torch, numpy, scipy, safetensors, tqdm and matplotlib only: no GIS stack.
 # Run from the repository root: bash workflows/gpu_session.sh OUT [TRAIN_SECONDS] [PLAN]
 set -u

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt, copied = a.run / f"{a.case}.safetensors", False
     try:
         config, spec, images, described, patch, flip = case_data(a.case)
-        patch = a.patch or patch
+        patch = patch if a.patch is None else a.patch
         flip = flip if a.flip is None else a.flip
         config = {**config, **dict(a.set)}
         if a.ema is not None:
@@ -247,12 +247,22 @@ def main(argv: list[str] | None = None) -> int:
             meta["flip"] = flip
         if a.init and fine_tune:
             meta["fine_tune"] = fine_tune
+        resumed = read_checkpoint(ckpt)[1] if ckpt.exists() and not copied else {}
+        provenance = ("fine_tune", "started_from", "distilled_from")
+        meta |= {k: resumed[k] for k in provenance if k in resumed}  # kept from the first start
         if a.start:
-            start_weights(model, a.start)
-            if not a.distill:
-                meta["started_from"] = str(a.start)
+            first = resumed.get("started_from") or resumed.get("distilled_from", {}).get("start")
+            if resumed and first != str(a.start):
+                raise InputError(
+                    f"{ckpt} exists and did not start from {a.start}: resume it without "
+                    "--start, or use another --run"
+                )
+            if not resumed:  # a resumed run takes its weights from its checkpoint
+                start_weights(model, a.start)
+                if not a.distill:
+                    meta["started_from"] = str(a.start)
         if a.distill:
-            before = read_checkpoint(ckpt)[1].get("distilled_from") if ckpt.exists() else None
+            before = resumed.get("distilled_from")
             if before and before["teacher"] != str(a.distill):
                 raise InputError(
                     f"{ckpt} was distilled from {before['teacher']}: resume with that --distill"
