@@ -17,8 +17,9 @@ Reproduces the shipped sample data from seeds, with the package's own generator:
 - ``training_log.jsonl``: the training curve (one JSON line per epoch).
 
 Run: ``python workflows/make_sample_data.py [--epochs N] [--out sample_data]``.
-Trains 100 epochs, about 15 minutes on a 2-core CPU (70 images/s). The shipped model is this
-recipe trained longer on a GPU: 425 epochs on an H200 (``workflows/train_models.py``, 440
+Trains 100 epochs: about 15 minutes on a 2-core CPU with both threads (74 images/s), longer with
+``make sample-data``, which runs torch on one thread. The shipped model is this
+recipe trained longer on a GPU: 425 epochs on an H200 (``workflows/train_models.py``, 430
 images/s), then 30 epochs on the CPU with ``lam_local`` 5, chosen on validation wells
 (``workflows/results/gpu/README.md``, session 4).
 """
