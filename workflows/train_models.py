@@ -268,11 +268,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ckpt} was distilled from {before['teacher']}: resume with that --distill"
                 )
             model.distill_from(load_model(a.distill)[0])
-            # a resumed run keeps the description of its first start
-            meta["distilled_from"] = before or {
-                "teacher": str(a.distill),
-                "start": str(a.start or ""),
-            }
+            meta.setdefault(
+                "distilled_from", {"teacher": str(a.distill), "start": str(a.start or "")}
+            )
         cfg = TrainConfig(
             epochs=a.epochs,
             batch_size=a.batch,
