@@ -15,6 +15,10 @@
 #        zeros or reflect padding and a wider generator (ngf 16), lam_local 3; and a still
 #        narrower Gaussian generator (ngf 6) distilled from the benchmark's Gaussian model from
 #        its first step; all with --ema 0.999, snapshots every 25 epochs;
+#      seeds (prepared for the next session, not yet run): the shipped channel recipe
+#        (make_sample_data.MODEL, now session 4's) with lam_local 5 from the first step, seeds
+#        0, 1 and 2, and with lam_local 3, seed 1: a choice among seeds, and the wells inside
+#        channels without a CPU fine-tune;
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars); plan
@@ -86,6 +90,13 @@ geometry)
     train gauss_ngf6_distill gaussian --set ngf=6 --set lam_distill=1 --ema 0.999 \
         --distill workflows/results/benchmark/gaussian_model.safetensors --snapshot-every 25 &
     ;;
+seeds)
+    runs="ch_ll5_s0 ch_ll5_s1 ch_ll5_s2 ch_ll3_s1"
+    for i in 0 1 2; do
+        train ch_ll5_s$i channels --set lam_local=5 --seed $i --snapshot-every 25 &
+    done
+    train ch_ll3_s1 channels --seed 1 --snapshot-every 25 &
+    ;;
 *) echo "unknown plan $plan" >>"$log" ;;
 esac
 wait
@@ -94,7 +105,7 @@ for run in $runs; do
     d=runs/gpu/$run
     [ -d "$d" ] || continue
     keep=5
-    [ "$plan" = geometry ] && [ "${run#ch_}" != "$run" ] && keep=-3  # the last 3
+    case $plan in geometry | seeds) [ "${run#ch_}" != "$run" ] && keep=-3 ;; esac  # the last 3
     snaps=$(ls "$d"/*_epoch*.safetensors 2>/dev/null | python3 -c '
 import sys
 s, keep = sys.stdin.read().split(), int(sys.argv[1])
