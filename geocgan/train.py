@@ -379,9 +379,7 @@ class Trainer:
             if k not in ("epochs", "device") and doc.get("train", {}).get(k) != v
         ]
         for key, default in (("patch", None), ("flip", "")):  # how the windows were drawn
-            if key in self.meta and doc.get(key, default) != self.meta[key]:
-                diff.append(key)
-            elif key not in self.meta and doc.get(key, default) != default:
+            if doc.get(key, default) != self.meta.get(key, default):
                 diff.append(key)
         if diff:
             raise CheckpointError(

@@ -129,7 +129,7 @@ def train_checkpoint(
     steps: int,
     batch: int,
     device: str,
-    lam_local: float = 3.0,
+    lam_local: float = MODEL["lam_local"],
     patch: int = PATCH,
 ) -> None:
     ti = read_training_image(out / "training_image.tif")
@@ -167,7 +167,12 @@ if __name__ == "__main__":
         "--work", type=Path, default=Path("runs/sample_data"), help="training checkpoints"
     )
     p.add_argument("--device", default="auto")
-    p.add_argument("--lam-local", type=float, default=3.0, help="weight of the neighbourhood term")
+    p.add_argument(
+        "--lam-local",
+        type=float,
+        default=MODEL["lam_local"],
+        help="weight of the neighbourhood term",
+    )
     a = p.parse_args()
     make_data(a.out)
     train_checkpoint(a.out, a.work, a.epochs, a.steps, a.batch, a.device, a.lam_local, a.patch)
