@@ -387,26 +387,10 @@ def run_benchmark(cfg: BenchConfig, command: str = "") -> list[dict]:
     loads = [os.getloadavg()]
     rows, details, examples = [], {}, {}
     for case in cfg.cases:
-        if case == "gaussian":
-            tis = gaussian_training_images(cfg)
-            checkpoint = cfg.gaussian_trained or gaussian_checkpoint(cfg, tis)
-            ti, codes = tis[0], None
-        else:
-            checkpoint = cfg.channel_model
-            if not checkpoint.is_file():
-                raise InputError(
-                    f"channel model {checkpoint} does not exist; make it with "
-                    "`python workflows/make_sample_data.py` or pass --channel-model."
-                )
-            ti = read_training_image(cfg.channel_ti).astype(np.int64)
-            codes = np.unique(ti)
-        methods = ["geocgan"] + [
-            p
-            for p in peer_names_for(case)
-            if available[p] and (cfg.peers is None or p in cfg.peers)
-        ]
+        checkpoint, ti, codes = case_inputs(cfg, case)
+        methods = case_methods(cfg, case, available)
         for size in cfg.sizes:
-            rows_case, details_case = _run_grid(cfg, case, size, methods, checkpoint, ti, codes)
+            rows_case, details_case = run_grid(cfg, case, size, methods, checkpoint, ti, codes)
             rows += rows_case
             details.update(details_case["stats"])
             examples[(case, size)] = details_case["examples"]
@@ -417,8 +401,30 @@ def run_benchmark(cfg: BenchConfig, command: str = "") -> list[dict]:
     return rows
 
 
-def _run_grid(cfg, case, size, methods, checkpoint, ti, codes) -> tuple[list[dict], dict]:
-    """All methods on one case and grid size."""
+def case_inputs(cfg: BenchConfig, case: str) -> tuple[Path, np.ndarray, np.ndarray | None]:
+    """(geocgan checkpoint, training image, facies codes or None) of a case."""
+    if case == "gaussian":
+        tis = gaussian_training_images(cfg)
+        return cfg.gaussian_trained or gaussian_checkpoint(cfg, tis), tis[0], None
+    if not cfg.channel_model.is_file():
+        raise InputError(
+            f"channel model {cfg.channel_model} does not exist; make it with "
+            "`python workflows/make_sample_data.py` or pass --channel-model."
+        )
+    ti = read_training_image(cfg.channel_ti).astype(np.int64)
+    return cfg.channel_model, ti, np.unique(ti)
+
+
+def case_methods(cfg: BenchConfig, case: str, available: dict[str, bool]) -> list[str]:
+    """geocgan, then the case's peers that are installed and asked for."""
+    peers = peer_names_for(case)
+    return ["geocgan"] + [
+        p for p in peers if available[p] and (cfg.peers is None or p in cfg.peers)
+    ]
+
+
+def run_grid(cfg, case, size, methods, checkpoint, ti, codes) -> tuple[list[dict], dict]:
+    """All methods on one case and grid size: (CSV rows, {"stats", "examples"})."""
     shape = (size, size)
     large = size >= cfg.large_size
     n, repeats = (cfg.large_n, cfg.large_repeats) if large else (cfg.n, cfg.repeats)

@@ -1,0 +1,512 @@
+"""The benchmark's quality statistics over many independent truths and wells, judged on their mean.
+
+``benchmark_peers.py`` compares the methods on one truth and one set of wells per grid: 20 wells
+at 64², 82 at 128². Differences of a few hundredths in its statistics are then partly chance,
+and the leave-wells-out coverage rests on 4 and 16 held-out wells. This workflow draws ``K``
+new cases (truth seed ``first_seed + k``, wells seed ``first_seed + 100 + k``: neither the
+reported case, 2024/7, nor the validation sets the models were chosen on, 2025/8 and 2026/9),
+runs every method on each exactly as the benchmark does (same models, ``n``, statistics and
+held-out share; no repeated timed calls, eager geocgan) and reports:
+
+* for every method, grid and statistic: the mean over the cases and its standard error;
+* for every quality target: the paired difference geocgan - peer over the cases (mean,
+  standard error, and in how many cases geocgan is better). A target is met when the mean
+  difference favours geocgan; "clear" when it does so by more than two standard errors,
+  "within noise" otherwise;
+* coverage of the 5-95 % interval pooled over every held-out well of every case.
+
+Peers: geone SGS and FFT (the exact Gaussian simulators the target names) and DeeSse; GSTools'
+``CondSRF`` only when asked for (``--peers``), it is the slowest at 256².
+
+Writes ``replicates.csv`` (the benchmark's rows, one per case seed, case, grid and method),
+``summary.md``, ``summary.json`` and ``replicates.png`` into
+``workflows/results/benchmark/replicates/``. Each finished case is kept under ``cases/`` as it
+ends, so an interrupted run resumes where it stopped; the summary is written only once every
+case is in.
+
+Run: ``python workflows/benchmark_replicates.py [--replicates 8] [--jobs 2] [--overwrite]``;
+about 25 min with 8 cases on a 2-core CPU (two processes of one thread each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import hashlib
+import json
+import math
+import os
+import shlex
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchmark_peers as bp  # noqa: E402
+
+from geocgan.errors import GeocganError, InputError, OutputExistsError  # noqa: E402
+from geocgan.evaluate import to_json  # noqa: E402
+from geocgan.peers import PEERS_INSTALL_HINT, available_peers  # noqa: E402
+
+FIRST_SEED = 3000  # truth seeds 3000, 3001, ...; wells seeds 3100, 3101, ...
+DEFAULT_PEERS = ("geone_sgs", "geone_fft", "geone_deesse")
+STATISTICS = {  # per case: (row key, label, lower is better)
+    "gaussian": [
+        ("honoring_mse_over_variance", "well MSE / var", True),
+        ("spread", "spread (std)", None),
+        ("variogram_error", "variogram err", True),
+        ("corr_error", "cond. corr. err", True),
+        ("coverage", "coverage 5-95 %", None),
+    ],
+    "channels": [
+        ("honoring", "facies match", False),
+        ("neighbourhood_share", "wells amid own facies", False),
+        ("proportion_error", "prop. err", True),
+        ("variogram_error", "ind. variogram err", True),
+        ("connectivity_error", "connectivity err", True),
+        ("spanning_error", "spanning err", True),
+        ("spread", "spread (bits)", None),
+        ("brier", "Brier held-out", True),
+    ],
+}
+CHANNEL_TARGETS = ("proportion_error", "variogram_error", "connectivity_error", "spanning_error")
+EXACT_GAUSSIAN = ("geone_sgs", "geone_fft")
+
+
+@dataclass
+class ReplicateConfig:
+    """Settings of a replicate run: the benchmark's settings plus the cases to draw."""
+
+    bench: bp.BenchConfig
+    replicates: int = 8
+    first_seed: int = FIRST_SEED
+    jobs: int = 2  # processes, each with bench.threads threads
+    out: Path = bp.ROOT / "workflows" / "results" / "benchmark" / "replicates"
+    overwrite: bool = False
+
+    def seeds(self) -> list[tuple[int, int]]:
+        """(truth seed, wells seed) of every case."""
+        return [(self.first_seed + k, self.first_seed + 100 + k) for k in range(self.replicates)]
+
+
+# --------------------------------------------------------------------------- running the cases
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def settings_key(cfg: ReplicateConfig, checkpoints: dict[str, Path]) -> dict:
+    """What a finished case depends on: a case made with other settings is not reused."""
+    b = cfg.bench
+    return {
+        "sizes": list(b.sizes),
+        "n": b.n,
+        "large_n": b.large_n,
+        "large_size": b.large_size,
+        "holdout_share": b.holdout_share,
+        "seed": b.seed,
+        "density": bp.DENSITY,
+        "peers": None if b.peers is None else sorted(b.peers),
+        "models": {case: _sha256(path) for case, path in sorted(checkpoints.items())},
+        "channel_ti": _sha256(b.channel_ti) if "channels" in checkpoints else None,
+    }
+
+
+def run_case(bench: bp.BenchConfig, case: str, seeds: tuple[int, int], checkpoint: Path) -> list:
+    """Every method on every grid of one case drawn with ``seeds``: the benchmark's rows."""
+    torch.set_num_threads(bench.threads)
+    bench = replace(bench, truth_seed=seeds[0], wells_seed=seeds[1])
+    _, ti, codes = bp.case_inputs(replace(bench, gaussian_trained=checkpoint), case)
+    methods = bp.case_methods(bench, case, available_peers())
+    rows = []
+    for size in bench.sizes:
+        grid_rows, _ = bp.run_grid(bench, case, size, methods, checkpoint, ti, codes)
+        rows += [{**r, "truth_seed": seeds[0], "wells_seed": seeds[1]} for r in grid_rows]
+    return rows
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
+    """Run (or resume) every case; write the summary; return every row."""
+    b = cfg.bench
+    summary = cfg.out / "summary.md"
+    if summary.exists() and not cfg.overwrite:
+        raise OutputExistsError(f"{summary} exists; pass --overwrite to run the replicates again.")
+    missing = [p for p, ok in available_peers().items() if not ok]
+    if missing:
+        bp.log(f"peers missing, skipped: {', '.join(missing)} (install: {PEERS_INSTALL_HINT})")
+    checkpoints = {case: bp.case_inputs(b, case)[0] for case in b.cases}
+    key = settings_key(cfg, checkpoints)
+    cases_dir = cfg.out / "cases"
+    if cfg.overwrite and cfg.out.exists():
+        for name in ("cases", "summary.md", "summary.json", "replicates.csv", "replicates.png"):
+            target = cfg.out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    cases_dir.mkdir(parents=True, exist_ok=True)
+    done, todo = {}, []
+    for seeds in cfg.seeds():
+        for case in b.cases:
+            path = cases_dir / f"{case}_{seeds[0]}_{seeds[1]}.json"
+            if path.exists():
+                kept = json.loads(path.read_text())
+                if kept["settings"] != key:
+                    changed = sorted(k for k in key if kept["settings"].get(k) != key[k])
+                    raise InputError(
+                        f"{path} was made with other settings ({', '.join(changed)}); pass "
+                        "--overwrite to start again, or --out for a separate run."
+                    )
+                done[(case, seeds)] = kept["rows"]
+            else:
+                todo.append((case, seeds, path))
+    if done:
+        bp.log(f"resuming: {len(done)} case(s) already done under {cases_dir}")
+    started = time.perf_counter()
+    with tqdm(total=len(todo), unit="case", desc="replicates") as bar:
+        if cfg.jobs > 1 and len(todo) > 1:
+            # spawn: a fresh interpreter per worker, no torch/OpenMP state shared through fork
+            with ProcessPoolExecutor(cfg.jobs, mp_context=get_context("spawn")) as pool:
+                futures = {
+                    pool.submit(run_case, b, case, seeds, checkpoints[case]): (case, seeds, path)
+                    for case, seeds, path in todo
+                }
+                for future in as_completed(futures):
+                    case, seeds, path = futures[future]
+                    done[(case, seeds)] = _keep(path, key, future.result())
+                    bar.update()
+        else:
+            for case, seeds, path in todo:
+                done[(case, seeds)] = _keep(path, key, run_case(b, case, seeds, checkpoints[case]))
+                bar.update()
+    rows = [r for seeds in cfg.seeds() for case in b.cases for r in done[(case, seeds)]]
+    wall = time.perf_counter() - started
+    _write_outputs(cfg, rows, checkpoints, command, wall)
+    bp.log(f"replicates done in {wall / 60:.1f} min -> {cfg.out}")
+    return rows
+
+
+def _keep(path: Path, key: dict, rows: list[dict]) -> list[dict]:
+    _write_atomic(path, json.dumps(to_json({"settings": key, "rows": rows})))
+    return rows
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def _values(rows, case, size, method, key) -> np.ndarray:
+    """One value per case seed (ordered by truth seed), NaN where missing."""
+    found = sorted(
+        (r["truth_seed"], r[key])
+        for r in rows
+        if (r["case"], r["size"], r["method"]) == (case, size, method)
+    )
+    return np.array([np.nan if v is None else float(v) for _, v in found])
+
+
+def mean_se(values: np.ndarray) -> tuple[float, float]:
+    """Mean and its standard error (sample std / sqrt(k)); se is NaN for one value."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan
+    se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else math.nan
+    return float(v.mean()), se
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> dict:
+    """Paired comparison of two methods' errors over the same cases (lower is better)."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    ok = np.isfinite(d)
+    mean, se = mean_se(d[ok])
+    return {
+        "mean_a": float(np.mean(np.asarray(a, float)[ok])),
+        "mean_b": float(np.mean(np.asarray(b, float)[ok])),
+        "diff_mean": mean,
+        "diff_se": se,
+        "a_better": int(np.sum(d[ok] < 0)),
+        "k": int(ok.sum()),
+    }
+
+
+def pooled_coverage(rows, case, size, method) -> dict:
+    """Coverage over every held-out well of every case, and what an exact ensemble expects."""
+    sel = [r for r in rows if (r["case"], r["size"], r["method"]) == (case, size, method)]
+    n = sum(r["n_held_out"] for r in sel)
+    return {
+        "coverage": sum(r["coverage"] * r["n_held_out"] for r in sel) / n,
+        "expected_if_exact": sum(r["coverage_expected"] * r["n_held_out"] for r in sel) / n,
+        "n_held_out": n,
+    }
+
+
+def _verdict(p: dict) -> str:
+    met = p["diff_mean"] < 0
+    clear = math.isfinite(p["diff_se"]) and abs(p["diff_mean"]) > 2 * p["diff_se"]
+    return ("met" if met else "MISSED") + (", clear" if clear else ", within noise")
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Means, standard errors, paired target comparisons and pooled coverage of the rows."""
+    out = {"statistics": {}, "targets": [], "coverage": {}}
+    sizes = sorted({r["size"] for r in rows})
+    for case in dict.fromkeys(r["case"] for r in rows):
+        methods = list(dict.fromkeys(r["method"] for r in rows if r["case"] == case))
+        for size in sizes:
+            for method in methods:
+                out["statistics"][f"{case}/{size}/{method}"] = {
+                    key: mean_se(_values(rows, case, size, method, key))
+                    for key, _, _ in STATISTICS[case]
+                }
+                if case == "gaussian":
+                    out["coverage"][f"{size}/{method}"] = pooled_coverage(rows, case, size, method)
+            g = {key: _values(rows, case, size, "geocgan", key) for key, _, _ in STATISTICS[case]}
+            if case == "channels":
+                worst = float(np.nanmin(g["honoring"]))
+                out["targets"].append(
+                    {
+                        "target": f"channels {size}²: facies match at wells ≥ 99 % (worst case)",
+                        "measured": f"{100 * worst:.2f} %",
+                        "verdict": "met" if worst >= 0.99 else "MISSED",
+                    }
+                )
+                if "geone_deesse" in methods:
+                    for key in CHANNEL_TARGETS:
+                        p = paired(g[key], _values(rows, case, size, "geone_deesse", key))
+                        out["targets"].append(
+                            {
+                                "target": f"channels {size}²: {key.replace('_', ' ')} < DeeSse's",
+                                **p,
+                                "verdict": _verdict(p),
+                            }
+                        )
+            else:
+                worst = float(np.nanmax(g["honoring_mse_over_variance"]))
+                out["targets"].append(
+                    {
+                        "target": f"gaussian {size}²: well MSE ≤ 1 % of variance (worst case)",
+                        "measured": f"{100 * worst:.2f} %",
+                        "verdict": "met" if worst <= 0.01 else "MISSED",
+                    }
+                )
+                exact = [m for m in EXACT_GAUSSIAN if m in methods]
+                if exact:
+                    # "as close to the exact correlations as geone's exact simulators get": against
+                    # the one of them with the larger mean error
+                    means = {
+                        m: mean_se(_values(rows, case, size, m, "corr_error"))[0] for m in exact
+                    }
+                    ref = max(exact, key=means.get)
+                    p = paired(g["corr_error"], _values(rows, case, size, ref, "corr_error"))
+                    met = p["diff_mean"] <= 0
+                    clear = math.isfinite(p["diff_se"]) and abs(p["diff_mean"]) > 2 * p["diff_se"]
+                    out["targets"].append(
+                        {
+                            "target": f"gaussian {size}²: conditional-correlation error ≤ "
+                            f"geone's ({ref})",
+                            **p,
+                            "others": {m: means[m] for m in exact},
+                            "verdict": ("met" if met else "MISSED")
+                            + (", clear" if clear else ", within noise"),
+                        }
+                    )
+                cov = out["coverage"][f"{size}/geocgan"]
+                out["targets"].append(
+                    {
+                        "target": f"gaussian {size}²: 5-95 % coverage within 5 pts of 90 % "
+                        "(pooled)",
+                        "measured": f"{100 * cov['coverage']:.1f} % of {cov['n_held_out']} wells "
+                        f"(exact ensemble of this n: {100 * cov['expected_if_exact']:.1f} %)",
+                        "verdict": "met" if abs(cov["coverage"] - 0.9) <= 0.05 else "MISSED",
+                    }
+                )
+    return out
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _pm(mean: float, se: float, digits: int = 3) -> str:
+    if not math.isfinite(mean):
+        return ""
+    return f"{mean:.{digits}f}" + (f" ± {se:.{digits}f}" if math.isfinite(se) else "")
+
+
+def _write_outputs(
+    cfg: ReplicateConfig, rows, checkpoints: dict, command: str, wall: float
+) -> None:
+    summary = summarize(rows)
+    with (cfg.out / "replicates.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: bp._fmt(v, 6) for k, v in r.items()} for r in rows)
+    b = cfg.bench
+    lines = [
+        "# geocgan vs geone over independent truths and wells",
+        "",
+        f"- command: `{command}`",
+        f"- {cfg.replicates} cases per grid: truth seeds {cfg.first_seed}–"
+        f"{cfg.first_seed + cfg.replicates - 1}, wells seeds {cfg.first_seed + 100}–"
+        f"{cfg.first_seed + 100 + cfg.replicates - 1} (not the reported case, not the "
+        "validation sets)",
+        f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
+        f"- machine: {bp._machine()}; {cfg.jobs} processes of {b.threads} thread(s); geocgan "
+        + ("through torch.compile" if b.compile else "eager"),
+        f"- wall time: {wall / 60:.1f} min (cases run in this call)",
+        f"- models: {', '.join(f'{c} `{_rel(p)}`' for c, p in checkpoints.items())}",
+        f"- realizations: n = {b.n} below {b.large_size}², {b.large_n} from {b.large_size}²; "
+        f"{100 * b.holdout_share:.0f} % of the wells held out; statistics as in "
+        "`results.md` (definitions in `geocgan/evaluate.py`)",
+        "- entries: mean ± standard error over the cases; targets: paired difference "
+        "geocgan − peer over the same cases (negative favours geocgan), and in how many cases "
+        "geocgan is better; 'clear' when the mean difference exceeds two standard errors",
+        "",
+        "## Targets",
+        "",
+        "| target | geocgan | peer | difference | geocgan better in | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in summary["targets"]:
+        if "diff_mean" in t:
+            lines.append(
+                f"| {t['target']} | {t['mean_a']:.3f} | {t['mean_b']:.3f} | "
+                f"{_pm(t['diff_mean'], t['diff_se'])} | {t['a_better']} of {t['k']} | "
+                f"{t['verdict']} |"
+            )
+        else:
+            lines.append(f"| {t['target']} | {t['measured']} | | | | {t['verdict']} |")
+    for case in b.cases:
+        stats = STATISTICS[case]
+        lines += ["", f"## {case}", "", "| method | grid | " + " | ".join(s[1] for s in stats)]
+        lines[-1] += " |"
+        lines.append("|---|---|" + "---|" * len(stats))
+        for name, values in summary["statistics"].items():
+            c, size, method = name.split("/")
+            if c == case:
+                cells = [_pm(*values[key]) for key, _, _ in stats]
+                lines.append(f"| {method} | {size} | " + " | ".join(cells) + " |")
+        if case == "gaussian":
+            lines += [
+                "",
+                "Coverage pooled over every held-out well: "
+                + "; ".join(
+                    f"{k.replace('/', '² ')} {100 * v['coverage']:.1f} % of {v['n_held_out']}"
+                    for k, v in summary["coverage"].items()
+                ),
+            ]
+    lines += ["", "## Plot", "", "- [replicates.png](replicates.png)", ""]
+    _plot(cfg.out / "replicates.png", summary, b.cases)
+    (cfg.out / "summary.json").write_text(
+        json.dumps({"command": command, "seeds": cfg.seeds(), **summary}, indent=1)
+    )
+    _write_atomic(cfg.out / "summary.md", "\n".join(lines))  # last: marks the run complete
+
+
+def _rel(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(bp.ROOT)) if path.is_relative_to(bp.ROOT) else str(path)
+
+
+def _plot(path: Path, summary: dict, cases) -> None:
+    panels = [("channels", k) for k in CHANNEL_TARGETS] + [("gaussian", "corr_error")]
+    panels = [p for p in panels if p[0] in cases]
+    fig = bp.Figure(figsize=(3.2 * len(panels), 3.0), constrained_layout=True)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (case, key) in zip(axes, panels, strict=True):
+        by_method: dict[str, list] = {}
+        for name, values in summary["statistics"].items():
+            c, size, method = name.split("/")
+            if c == case:
+                by_method.setdefault(method, []).append((int(size), *values[key]))
+        for i, (method, pts) in enumerate(by_method.items()):
+            s, m, e = np.array(pts, dtype=float).T
+            ax.errorbar(s * (1 + 0.04 * i), m, yerr=np.nan_to_num(e), marker="o", label=method)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("grid side (px)")
+        ax.set_title(f"{case}: {key.replace('_', ' ')}", fontsize=9)
+        ax.legend(fontsize=7)
+    bp._save(fig, path)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def parse_args(argv: list[str] | None = None) -> ReplicateConfig:
+    d = ReplicateConfig(bench=bp.BenchConfig())
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--replicates", type=int, default=d.replicates, help="cases per grid (K)")
+    p.add_argument("--first-seed", type=int, default=d.first_seed, help="first truth seed")
+    p.add_argument("--jobs", type=int, default=d.jobs, help="worker processes")
+    p.add_argument("--sizes", type=int, nargs="+", default=list(d.bench.sizes))
+    p.add_argument("--n", type=int, default=d.bench.n, help="realizations per method and grid")
+    p.add_argument("--large-n", type=int, default=d.bench.large_n)
+    p.add_argument("--cases", nargs="+", default=list(d.bench.cases), choices=bp.CASES)
+    p.add_argument(
+        "--peers",
+        nargs="*",
+        default=list(DEFAULT_PEERS),
+        choices=sorted(bp.PEERS),
+        help="peers to run (default: geone's; none: geocgan alone)",
+    )
+    p.add_argument("--channel-model", type=Path, default=d.bench.channel_model)
+    p.add_argument("--gaussian-model", type=Path, default=d.bench.gaussian_trained)
+    p.add_argument("--threads", type=int, default=d.bench.threads, help="threads per process")
+    p.add_argument("--out", type=Path, default=d.out, help="results directory")
+    p.add_argument("--overwrite", action="store_true", help="discard earlier cases and results")
+    a = p.parse_args(argv)
+    if a.replicates < 2:
+        p.error("--replicates must be at least 2 (a standard error needs two cases)")
+    bench = replace(
+        d.bench,
+        sizes=tuple(a.sizes),
+        n=a.n,
+        large_n=a.large_n,
+        repeats=1,
+        large_repeats=1,
+        cases=tuple(a.cases),
+        peers=tuple(a.peers),
+        channel_model=a.channel_model,
+        gaussian_trained=a.gaussian_model,
+        threads=a.threads,
+        compile=False,
+    )
+    return ReplicateConfig(
+        bench=bench,
+        replicates=a.replicates,
+        first_seed=a.first_seed,
+        jobs=a.jobs,
+        out=a.out,
+        overwrite=a.overwrite,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    command = shlex.join(
+        ["python", "workflows/benchmark_replicates.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    try:
+        run_replicates(cfg, command)
+    except GeocganError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
