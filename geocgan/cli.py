@@ -202,6 +202,14 @@ def train(
             "mean and std of a continuous field (not in the paper; 0: off).",
         ),
     ] = 0.0,
+    lam_vario: Annotated[
+        float,
+        typer.Option(
+            "--lambda-vario",
+            help="Weight of the optional two-point term: the batch's semivariograms along rows "
+            "and columns against the training patches' (not in the paper; 0: off).",
+        ),
+    ] = 0.0,
     lam_div: Annotated[
         float,
         typer.Option(
@@ -282,6 +290,7 @@ def train(
                 "lam": lam,
                 "lam_local": lam_local,
                 "lam_moments": lam_moments,
+                "lam_vario": lam_vario,
                 "lam_div": lam_div,
                 "ema": ema,
                 "conditional": not unconditional,

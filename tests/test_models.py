@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -5,7 +6,12 @@ from geocgan.constraints import FieldSpec, constraint_tensor
 from geocgan.errors import CheckpointError, GridError, InputError
 from geocgan.models import build_model, constraint_loss
 from geocgan.models.nets import PatchDiscriminator
-from geocgan.models.pixel_cgan import diversity, moment_loss
+from geocgan.models.pixel_cgan import (
+    directional_variograms,
+    diversity,
+    moment_loss,
+    variogram_loss,
+)
 
 CAT = FieldSpec("categorical", codes=[0, 1, 2])
 
@@ -132,6 +138,32 @@ def test_moment_loss_on_hand_computed_cases():
     assert moment_loss(torch.zeros_like(values), values, std=True).item() == pytest.approx(s**2)
 
 
+def test_directional_variograms_known_answers():
+    stripes = torch.zeros(1, 1, 8, 8)
+    stripes[..., ::2, :] = 1.0  # rows alternate: all the variation is down the columns (y)
+    g = directional_variograms(stripes, lags=(1, 2, 3, 4, 6))  # 6 > 8 // 2: left out
+    assert g[:, 0].tolist() == [0.5, 0.0, 0.5, 0.0] + [0.0] * 4  # y lags 1-4, then x lags 1-4
+
+    # a Gaussian field with exponential covariance: gamma(h) = 1 - exp(-h / 8) along both axes
+    from geocgan.fields import gaussian_field
+
+    x = torch.from_numpy(gaussian_field((128, 128), len_scale=8.0, n=16, seed=3)).float()
+    lags = (1, 2, 4, 8, 16)
+    g = directional_variograms(x[:, None], lags=lags)[:, 0].numpy()
+    want = 1 - np.exp(-np.array(lags) / 8.0)
+    assert np.allclose(g[:5], want, rtol=0.15) and np.allclose(g[5:], want, rtol=0.15)
+
+
+def test_variogram_loss_is_the_relative_error_of_the_variograms():
+    real = torch.rand(4, 2, 32, 32)
+    assert variogram_loss(real, real).item() == 0.0
+    # a field scaled by a has variograms scaled by a**2 at every lag: loss (a**2 - 1)**2
+    assert variogram_loss(1.5 * real, real).item() == pytest.approx((1.5**2 - 1) ** 2, rel=1e-5)
+    fake = real.clone().requires_grad_(True)
+    variogram_loss(fake * 0.9, real).backward()
+    assert fake.grad.abs().sum() > 0  # differentiable in the generated field
+
+
 def test_diversity_is_the_ratio_of_output_to_noise_differences():
     z = [torch.zeros(4, 2, 2, 2), torch.zeros(4, 1, 4, 4)]
     z[0][2:] = 1.0  # |z1 - z2| = 1 on 16 noise values of the first tensor, 0 on 32: mean 1/3
@@ -141,7 +173,7 @@ def test_diversity_is_the_ratio_of_output_to_noise_differences():
     assert diversity(fake, z).item() == pytest.approx(0.3 * 3)
 
 
-@pytest.mark.parametrize("term", ["lam_moments", "lam_div"])
+@pytest.mark.parametrize("term", ["lam_moments", "lam_vario", "lam_div"])
 def test_optional_terms_weight_the_generator_step_linearly(term):
     """As for λ: with plain SGD, G's update is linear in the weight of each optional term."""
     spec = FieldSpec()
@@ -159,7 +191,7 @@ def test_optional_terms_weight_the_generator_step_linearly(term):
     assert d1.abs().max() > 1e-6
     # linear up to float32 rounding, which PixelNorm amplifies where features are near 0
     assert (d2 - d1 * (1.0 - 1e-3)).abs().max() < 1e-3 * d1.abs().max()
-    key = "loss_moments" if term == "lam_moments" else "diversity"
+    key = {"lam_moments": "loss_moments", "lam_vario": "loss_vario"}.get(term, "diversity")
     assert key in outs[1.0] and outs[1.0][key] > 0
 
 

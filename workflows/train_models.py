@@ -60,6 +60,7 @@ TUNABLE = {
     "lam",
     "lam_local",
     "lam_moments",
+    "lam_vario",
     "lam_div",
     "lam_distill",
     "ema",

@@ -1,0 +1,117 @@
+"""The benchmark over independent cases: aggregation with known answers, then end to end."""
+
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_benchmark import SIZE, bp, tiny  # noqa: F401 (tiny: the tiny benchmark's fixture)
+
+from geocgan.errors import InputError, OutputExistsError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflows"))
+import benchmark_replicates as br  # noqa: E402
+
+
+def _row(seed, case, method, **values):
+    return {"truth_seed": seed, "case": case, "size": 64, "method": method, **values}
+
+
+def test_paired_comparison_and_pooled_coverage_known_answers():
+    g, d = [0.1, 0.2, 0.3], [0.2, 0.2, 0.5]
+    p = br.paired(np.array(g), np.array(d))
+    assert p["diff_mean"] == pytest.approx(-0.1)
+    assert p["diff_se"] == pytest.approx(0.1 / math.sqrt(3))  # std of (-0.1, 0, -0.2) / sqrt(3)
+    assert (p["a_better"], p["k"]) == (2, 3)  # a tie is not a win
+    assert br._verdict(p) == "met, within noise"  # 0.1 < 2 * 0.0577
+    assert br._verdict(br.paired(np.array([0.1, 0.1, 0.1]), np.array([0.3, 0.31, 0.29]))) == (
+        "met, clear"
+    )
+    assert br._verdict(br.paired(np.array([0.4, 0.5]), np.array([0.3, 0.3]))) == "MISSED, clear"
+    assert br.mean_se(np.array([2.0, np.nan])) == (2.0, pytest.approx(math.nan, nan_ok=True))
+
+    rows = [  # coverage weighted by the held-out wells of each case
+        _row(1, "gaussian", "geocgan", coverage=1.0, coverage_expected=0.9, n_held_out=2),
+        _row(2, "gaussian", "geocgan", coverage=0.5, coverage_expected=0.8, n_held_out=6),
+    ]
+    pooled = br.pooled_coverage(rows, "gaussian", 64, "geocgan")
+    assert pooled["coverage"] == pytest.approx((2 * 1.0 + 6 * 0.5) / 8)
+    assert pooled["expected_if_exact"] == pytest.approx((2 * 0.9 + 6 * 0.8) / 8)
+    assert pooled["n_held_out"] == 8
+
+
+def test_summary_pairs_the_cases_by_seed():
+    rows = []
+    for seed, (ge, de) in zip((5, 3, 4), ((0.1, 0.2), (0.3, 0.5), (0.2, 0.2)), strict=True):
+        for method, err in (("geocgan", ge), ("geone_deesse", de)):
+            stats = {k: err for k in br.CHANNEL_TARGETS}
+            rows.append(
+                _row(seed, "channels", method, honoring=1.0, neighbourhood_share=0.9, spread=0.5)
+                | stats
+                | {"brier": 0.2}
+            )
+    s = br.summarize(rows)
+    targets = {t["target"]: t for t in s["targets"]}
+    t = targets["channels 64²: variogram error < DeeSse's"]
+    assert t["diff_mean"] == pytest.approx(-0.1) and t["a_better"] == 2
+    assert t["mean_a"] == pytest.approx(0.2) and t["mean_b"] == pytest.approx(0.3)
+    assert targets["channels 64²: facies match at wells ≥ 99 % (worst case)"]["verdict"] == "met"
+    mean, se = s["statistics"]["channels/64/geocgan"]["proportion_error"]
+    assert mean == pytest.approx(0.2) and se == pytest.approx(0.1 / math.sqrt(3))
+
+
+def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # noqa: F811
+    bench = replace(tiny, peers=("geone_fft", "geone_deesse"), compile=False)
+    cfg = br.ReplicateConfig(bench=bench, replicates=2, jobs=2, out=tmp_path / "rep")
+    rows = br.run_replicates(cfg, "pytest")
+    methods = [(r["truth_seed"], r["case"], r["method"]) for r in rows]
+    assert methods == [
+        (seed, case, method)
+        for seed in (3000, 3001)
+        for case, method in (
+            ("gaussian", "geocgan"),
+            ("gaussian", "geone_fft"),
+            ("channels", "geocgan"),
+            ("channels", "geone_deesse"),
+        )
+    ]
+    assert {r["size"] for r in rows} == {SIZE}
+    # each case is its own draw: truths and wells differ between the seeds
+    assert rows[0]["variogram_error"] != rows[4]["variogram_error"]
+    md = (cfg.out / "summary.md").read_text()
+    assert "command: `pytest`" in md and "truth seeds 3000–3001" in md
+    assert f"channels {SIZE}²: variogram error < DeeSse's" in md and "of 2 |" in md
+    summary = json.loads((cfg.out / "summary.json").read_text())
+    g = [r["corr_error"] for r in rows if (r["case"], r["method"]) == ("gaussian", "geocgan")]
+    assert summary["statistics"][f"gaussian/{SIZE}/geocgan"]["corr_error"][0] == pytest.approx(
+        np.mean(g)
+    )
+    assert (cfg.out / "replicates.png").stat().st_size > 0
+    assert len(list((cfg.out / "cases").glob("*.json"))) == 4
+
+    with pytest.raises(OutputExistsError, match="summary.md exists; pass --overwrite"):
+        br.run_replicates(cfg)
+
+    # an interrupted run: one case and the summary missing; the rerun computes that case alone
+    (cfg.out / "summary.md").unlink()
+    (cfg.out / "cases" / "channels_3001_3101.json").unlink()
+    ran = []
+    real = br.run_case
+    monkeypatch.setattr(
+        br, "run_case", lambda b, case, seeds, ck: ran.append(case) or real(b, case, seeds, ck)
+    )
+    again = br.run_replicates(replace(cfg, jobs=1))
+    assert ran == ["channels"] and len(again) == len(rows)
+    assert [r["truth_seed"] for r in again] == [r["truth_seed"] for r in rows]
+
+    # cases made with other settings are not mixed in
+    (cfg.out / "summary.md").unlink()
+    with pytest.raises(InputError, match=r"other settings \(n\); pass --overwrite"):
+        br.run_replicates(replace(cfg, bench=replace(bench, n=4), jobs=1))
+    # --overwrite starts again
+    ran.clear()
+    br.run_replicates(replace(cfg, jobs=1, overwrite=True))
+    assert sorted(ran) == ["channels", "channels", "gaussian", "gaussian"]
