@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint sample-data throughput lambda-quick benchmark clean
+.PHONY: setup demo test lint sample-data throughput lambda-quick benchmark benchmark-replicates clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ lambda-quick: setup
 
 benchmark: setup
 	$(PY) workflows/benchmark_peers.py --threads 1
+
+# the quality statistics over 8 independent truths and wells (two processes of one thread)
+benchmark-replicates: setup
+	$(PY) workflows/benchmark_replicates.py --replicates 8 --jobs 2
 
 clean:
 	rm -rf out runs .pytest_cache

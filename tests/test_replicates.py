@@ -8,9 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_benchmark import SIZE, bp, tiny  # noqa: F401 (tiny: the tiny benchmark's fixture)
+import torch
+from test_benchmark import SIZE, TINY, bp, tiny  # noqa: F401 (tiny: the tiny benchmark's fixture)
 
+from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError, OutputExistsError
+from geocgan.io.checkpoint import save_checkpoint
+from geocgan.models import build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflows"))
 import benchmark_replicates as br  # noqa: E402
@@ -111,7 +115,20 @@ def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # 
     (cfg.out / "summary.md").unlink()
     with pytest.raises(InputError, match=r"other settings \(n\); pass --overwrite"):
         br.run_replicates(replace(cfg, bench=replace(bench, n=4), jobs=1))
-    # --overwrite starts again
+    # --overwrite with the same settings keeps every case and writes the summary again
     ran.clear()
     br.run_replicates(replace(cfg, jobs=1, overwrite=True))
-    assert sorted(ran) == ["channels", "channels", "gaussian", "gaussian"]
+    assert ran == [] and (cfg.out / "summary.md").exists()
+    # another channel model: its cases are made again, the Gaussian ones are kept
+    spec = FieldSpec("categorical", [0, 1])
+    torch.manual_seed(1)
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, build_model("pixel-cgan", TINY, spec), {"epoch": 0})
+    new = replace(cfg, bench=replace(bench, channel_model=other), jobs=1)
+    (cfg.out / "summary.md").unlink()
+    with pytest.raises(
+        InputError, match=r"channels_3000_3100.json was made with other settings \(model\)"
+    ):
+        br.run_replicates(new)
+    br.run_replicates(replace(new, overwrite=True))
+    assert ran == ["channels", "channels"]

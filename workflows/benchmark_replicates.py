@@ -22,7 +22,9 @@ Writes ``replicates.csv`` (the benchmark's rows, one per case seed, case, grid a
 ``summary.md``, ``summary.json`` and ``replicates.png`` into
 ``workflows/results/benchmark/replicates/``. Each finished case is kept under ``cases/`` as it
 ends, so an interrupted run resumes where it stopped; the summary is written only once every
-case is in.
+case is in. A case made with other settings (another model, ``n``, grids or peers) is refused;
+``--overwrite`` makes those cases again (a new channel model: the channel cases alone) and
+keeps the others, which would come out the same. Delete the folder to start from nothing.
 
 Run: ``python workflows/benchmark_replicates.py [--replicates 8] [--jobs 2] [--overwrite]``;
 about 25 min with 8 cases on a 2-core CPU (two processes of one thread each).
@@ -38,7 +40,6 @@ import json
 import math
 import os
 import shlex
-import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -105,8 +106,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def settings_key(cfg: ReplicateConfig, checkpoints: dict[str, Path]) -> dict:
-    """What a finished case depends on: a case made with other settings is not reused."""
+def settings_key(cfg: ReplicateConfig, case: str, checkpoint: Path) -> dict:
+    """What a finished case depends on: a case made with other settings is not reused (a new
+    channel model reruns the channel cases alone)."""
     b = cfg.bench
     return {
         "sizes": list(b.sizes),
@@ -117,8 +119,8 @@ def settings_key(cfg: ReplicateConfig, checkpoints: dict[str, Path]) -> dict:
         "seed": b.seed,
         "density": bp.DENSITY,
         "peers": None if b.peers is None else sorted(b.peers),
-        "models": {case: _sha256(path) for case, path in sorted(checkpoints.items())},
-        "channel_ti": _sha256(b.channel_ti) if "channels" in checkpoints else None,
+        "model": _sha256(checkpoint),
+        "training_image": _sha256(b.channel_ti) if case == "channels" else None,
     }
 
 
@@ -151,25 +153,25 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
     if missing:
         bp.log(f"peers missing, skipped: {', '.join(missing)} (install: {PEERS_INSTALL_HINT})")
     checkpoints = {case: bp.case_inputs(b, case)[0] for case in b.cases}
-    key = settings_key(cfg, checkpoints)
+    keys = {case: settings_key(cfg, case, path) for case, path in checkpoints.items()}
     cases_dir = cfg.out / "cases"
-    if cfg.overwrite and cfg.out.exists():
-        for name in ("cases", "summary.md", "summary.json", "replicates.csv", "replicates.png"):
-            target = cfg.out / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    if cfg.overwrite:  # the cases are checked one by one below
+        for name in ("summary.md", "summary.json", "replicates.csv", "replicates.png"):
+            (cfg.out / name).unlink(missing_ok=True)
     cases_dir.mkdir(parents=True, exist_ok=True)
     done, todo = {}, []
     for seeds in cfg.seeds():
         for case in b.cases:
             path = cases_dir / f"{case}_{seeds[0]}_{seeds[1]}.json"
-            if path.exists():
-                kept = json.loads(path.read_text())
-                if kept["settings"] != key:
-                    changed = sorted(k for k in key if kept["settings"].get(k) != key[k])
-                    raise InputError(
-                        f"{path} was made with other settings ({', '.join(changed)}); pass "
-                        "--overwrite to start again, or --out for a separate run."
-                    )
+            kept = json.loads(path.read_text()) if path.exists() else None
+            if kept is not None and kept["settings"] != keys[case] and not cfg.overwrite:
+                key = keys[case]
+                changed = sorted(k for k in key if kept["settings"].get(k) != key[k])
+                raise InputError(
+                    f"{path} was made with other settings ({', '.join(changed)}); pass "
+                    "--overwrite to make such cases again, or --out for a separate run."
+                )
+            if kept is not None and kept["settings"] == keys[case]:
                 done[(case, seeds)] = kept["rows"]
             else:
                 todo.append((case, seeds, path))
@@ -186,11 +188,12 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
                 }
                 for future in as_completed(futures):
                     case, seeds, path = futures[future]
-                    done[(case, seeds)] = _keep(path, key, future.result())
+                    done[(case, seeds)] = _keep(path, keys[case], future.result())
                     bar.update()
         else:
             for case, seeds, path in todo:
-                done[(case, seeds)] = _keep(path, key, run_case(b, case, seeds, checkpoints[case]))
+                rows = run_case(b, case, seeds, checkpoints[case])
+                done[(case, seeds)] = _keep(path, keys[case], rows)
                 bar.update()
     rows = [r for seeds in cfg.seeds() for case in b.cases for r in done[(case, seeds)]]
     wall = time.perf_counter() - started
@@ -467,7 +470,11 @@ def parse_args(argv: list[str] | None = None) -> ReplicateConfig:
     p.add_argument("--gaussian-model", type=Path, default=d.bench.gaussian_trained)
     p.add_argument("--threads", type=int, default=d.bench.threads, help="threads per process")
     p.add_argument("--out", type=Path, default=d.out, help="results directory")
-    p.add_argument("--overwrite", action="store_true", help="discard earlier cases and results")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="make again the cases made with other settings, and the summary",
+    )
     a = p.parse_args(argv)
     if a.replicates < 2:
         p.error("--replicates must be at least 2 (a standard error needs two cases)")
