@@ -52,6 +52,11 @@ class Mode(str, Enum):
     borehole = "borehole"
 
 
+class MomentTarget(str, Enum):
+    images = "images"
+    batch = "batch"
+
+
 class Flip(str, Enum):
     none = "none"
     x = "x"
@@ -202,6 +207,13 @@ def train(
             "mean and std of a continuous field (not in the paper; 0: off).",
         ),
     ] = 0.0,
+    moment_target: Annotated[
+        MomentTarget,
+        typer.Option(
+            help="What the moment term matches: the whole training images' moments, or each "
+            "batch's (random windows see an image's border less often than its inside).",
+        ),
+    ] = MomentTarget.images,
     lam_vario: Annotated[
         float,
         typer.Option(
@@ -265,6 +277,7 @@ def train(
     from geocgan.constraints import FieldSpec
     from geocgan.io.images import read_training_image
     from geocgan.models import build_model
+    from geocgan.models.pixel_cgan import moment_target_of
     from geocgan.plots import plot_training
     from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
 
@@ -290,6 +303,9 @@ def train(
                 "lam": lam,
                 "lam_local": lam_local,
                 "lam_moments": lam_moments,
+                "moment_target": moment_target_of(images, spec)
+                if lam_moments and moment_target == MomentTarget.images
+                else [],
                 "lam_vario": lam_vario,
                 "lam_div": lam_div,
                 "ema": ema,

@@ -411,3 +411,12 @@ def test_train_command_writes_a_checkpoint_log_and_curve(tmp_path):
     assert r.exit_code == 0, r.output
     doc = read_checkpoint(out)[1]
     assert (doc["flip"], doc["config"]["d_layers"]) == ("xy", 4)
+    # the moment term matches the whole image's facies proportions (the checkerboard: 1/2)
+    r = runner.invoke(app, [*args, "--overwrite", "--lambda-moments", "10"])
+    assert r.exit_code == 0, r.output
+    assert read_checkpoint(out)[1]["config"]["moment_target"] == [0.5, 0.5]
+    r = runner.invoke(
+        app, [*args, "--overwrite", "--lambda-moments", "10", "--moment-target", "batch"]
+    )
+    assert r.exit_code == 0, r.output
+    assert read_checkpoint(out)[1]["config"]["moment_target"] == []

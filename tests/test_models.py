@@ -10,6 +10,7 @@ from geocgan.models.pixel_cgan import (
     directional_variograms,
     diversity,
     moment_loss,
+    moment_target_of,
     variogram_loss,
 )
 
@@ -136,6 +137,44 @@ def test_moment_loss_on_hand_computed_cases():
     values = values - values.mean()
     s = values.std().item()
     assert moment_loss(torch.zeros_like(values), values, std=True).item() == pytest.approx(s**2)
+
+
+def test_moment_target_of_whole_images_and_matched_instead_of_the_batch():
+    # a training image whose top quarter has no channel: windows see its inside more often,
+    # the target is the whole image's 0.75 / 0.25 split
+    ti = np.zeros((16, 16), np.int64)
+    ti[4:8] = 1
+    spec = FieldSpec("categorical", codes=[0, 1])
+    assert moment_target_of([ti], spec) == [0.75, 0.25]
+    assert moment_target_of([ti, 1 - ti], spec) == [0.5, 0.5]
+    values = np.arange(16.0).reshape(4, 4)
+    cont = FieldSpec.from_data(values, "continuous")
+    encoded = cont.encode(torch.as_tensor(values)[None])
+    assert moment_target_of([values], cont) == pytest.approx(
+        [encoded.mean().item(), encoded.std().item()]
+    )
+    # against the target, not the batch: proportions 0.5 / 0.5 against 0.75 / 0.25
+    fake = torch.full((2, 2, 4, 4), 0.5)
+    target = torch.tensor([0.75, 0.25])
+    assert moment_loss(fake, fake, std=False, target=target).item() == pytest.approx(0.125)
+    with pytest.raises(
+        InputError, match="moment_target has 3 values; this categorical field needs 2"
+    ):
+        build_model("pixel-cgan", {"arch": "fcn", "moment_target": [0.2, 0.3, 0.5]}, spec)
+
+
+def test_moment_target_survives_the_checkpoint(tmp_path):
+    from geocgan.io.checkpoint import load_model, save_checkpoint
+    from geocgan.train import config_changes
+
+    spec = FieldSpec("categorical", codes=[0, 1])
+    cfg = {"arch": "fcn", "ngf": 4, "ndf": 4, "lam_moments": 1.0, "moment_target": [0.7, 0.3]}
+    m = build_model("pixel-cgan", cfg, spec)
+    save_checkpoint(tmp_path / "m.safetensors", m, {"epoch": 0})
+    back, doc = load_model(tmp_path / "m.safetensors")
+    assert back.config.moment_target == [0.7, 0.3] and config_changes(doc, m.config) == []
+    out = back.train_step(spec.encode(torch.randint(0, 2, (2, 32, 32))), torch.Generator())
+    assert out["loss_moments"] > 0  # the target, not the batch (which holds no 0.7 / 0.3 split)
 
 
 def test_directional_variograms_known_answers():

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -64,6 +64,12 @@ class PixelCGANConfig:
         squared difference between the generated and the real batch's mean per channel (the
         facies proportions), plus, for continuous fields, their standard deviation. It keeps
         the global proportions, which the constraint term can pull off, on the data's.
+    moment_target : list of float
+        What the moment term matches (network space): empty, the real batch's moments; else
+        the facies proportions (categorical) or the mean then the standard deviation
+        (continuous) of the whole training images (``moment_target_of``). Random windows
+        see a training image's border less often than its inside, so the batches' moments
+        are those of its inside, not the image's.
     lam_vario : float
         Weight of an optional two-point term (not in the paper, default 0): the relative
         squared difference between the generated and the real batch's semivariograms along
@@ -111,6 +117,7 @@ class PixelCGANConfig:
     lam: float = 10.0
     lam_local: float = 0.0
     lam_moments: float = 0.0
+    moment_target: list[float] = field(default_factory=list)
     lam_vario: float = 0.0
     lam_div: float = 0.0
     lam_distill: float = 0.0
@@ -167,14 +174,29 @@ def constraint_loss(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) 
     return (se / m.sum(dim=(1, 2, 3)).clamp_min(1)).mean()
 
 
-def moment_loss(fake: torch.Tensor, real: torch.Tensor, std: bool) -> torch.Tensor:
+def moment_loss(
+    fake: torch.Tensor, real: torch.Tensor, std: bool, target: torch.Tensor | None = None
+) -> torch.Tensor:
     """Squared difference of the batch mean per channel (and with ``std`` of the standard
-    deviation), summed over channels: ``(B, K, H, W)`` each."""
+    deviation), summed over channels: ``(B, K, H, W)`` each. ``target``: the means (then the
+    standard deviations) to match instead of the real batch's, ``(K,)`` or ``(2K,)``."""
     f, r = fake.float(), real.float()
-    loss = ((f.mean(dim=(0, 2, 3)) - r.mean(dim=(0, 2, 3))) ** 2).sum()
+    k = f.shape[1]
+    want_mean = r.mean(dim=(0, 2, 3)) if target is None else target[:k]
+    loss = ((f.mean(dim=(0, 2, 3)) - want_mean) ** 2).sum()
     if std:
-        loss = loss + ((f.std(dim=(0, 2, 3)) - r.std(dim=(0, 2, 3))) ** 2).sum()
+        want_std = r.std(dim=(0, 2, 3)) if target is None else target[k:]
+        loss = loss + ((f.std(dim=(0, 2, 3)) - want_std) ** 2).sum()
     return loss
+
+
+def moment_target_of(images, spec: FieldSpec) -> list[float]:
+    """``moment_target`` of whole training images (arrays ``(H, W)``, raw codes or values):
+    the facies proportions, or the mean and standard deviation, over all their pixels."""
+    x = torch.cat([spec.encode(torch.as_tensor(im)[None]).flatten(2) for im in images], 2)
+    mean = x.mean(dim=(0, 2))  # (K,)
+    out = mean if spec.kind == "categorical" else torch.cat([mean, x.std(dim=(0, 2))])
+    return [float(v) for v in out]
 
 
 VARIO_LAGS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
@@ -225,6 +247,12 @@ class PixelCGAN(GANModel):
         else:
             self.G = SpatialGenerator(k, kc, nz=config.nz, ngf=config.ngf, padding=config.padding)
             self.D = PatchDiscriminator(k, kc, ndf=config.ndf, n_layers=config.d_layers)
+        want = k if spec.kind == "categorical" else 2 * k
+        if config.moment_target and len(config.moment_target) != want:
+            raise InputError(
+                f"moment_target has {len(config.moment_target)} values; this {spec.kind} field "
+                f"needs {want} (moment_target_of(training_images, spec) computes them)"
+            )
         if config.ema:  # the averaged generator: no gradients, saved with the others
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         output = config.output
@@ -405,7 +433,8 @@ class PixelCGAN(GANModel):
             local = F.avg_pool2d(fake.float(), 3, 1, 1, count_include_pad=False)  # (B, K, H, W)
             loss_g = loss_g + cfg.lam_local * constraint_loss(local, target, mask)
         if cfg.lam_moments:
-            loss_m = moment_loss(fake, real, std=self.spec.kind != "categorical")
+            target = torch.tensor(cfg.moment_target, device=dev) if cfg.moment_target else None
+            loss_m = moment_loss(fake, real, std=self.spec.kind != "categorical", target=target)
             loss_g = loss_g + cfg.lam_moments * loss_m
             out["loss_moments"] = loss_m.detach()
         if cfg.lam_vario:
