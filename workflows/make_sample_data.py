@@ -37,6 +37,7 @@ from geocgan.fields import channel_field
 from geocgan.io.checkpoint import export_model, read_checkpoint
 from geocgan.io.images import read_training_image
 from geocgan.models import build_model
+from geocgan.models.pixel_cgan import moment_target_of
 from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
 
 CRS = "EPSG:32631"
@@ -47,7 +48,7 @@ MODEL = {
     "arch": "fcn",
     "lam": 10.0,
     "lam_local": 3.0,
-    "lam_moments": 10.0,
+    "lam_moments": 100.0,  # toward the whole training image's proportions (model_config)
     "ngf": 12,
     "ndf": 16,
     "d_layers": 5,
@@ -58,6 +59,7 @@ MODEL = {
     "ema": 0.999,
 }
 PATCH, FLIP = 128, "xy"  # training windows: side, random mirrors
+SPEC = FieldSpec("categorical", codes=[0, 1])
 
 
 def write_raster(path: Path, array: np.ndarray, transform, description: str) -> None:
@@ -77,6 +79,13 @@ def write_raster(path: Path, array: np.ndarray, transform, description: str) -> 
     ) as dst:
         dst.write(array.astype("uint8"), 1)
         dst.set_band_description(1, description)
+
+
+def model_config(ti: np.ndarray, **changes) -> dict:
+    """``MODEL`` (with ``changes``) for training image ``ti``: the moment term's target is the
+    whole image's facies proportions. Random windows see the image's border less often than its
+    inside, which holds more channel (0.33 in 128² windows against 0.28 overall)."""
+    return {**MODEL, **changes, "moment_target": moment_target_of([ti], SPEC)}
 
 
 def training_image() -> np.ndarray:
@@ -133,9 +142,7 @@ def train_checkpoint(
     patch: int = PATCH,
 ) -> None:
     ti = read_training_image(out / "training_image.tif")
-    model = build_model(
-        "pixel-cgan", {**MODEL, "lam_local": lam_local}, FieldSpec("categorical", codes=[0, 1])
-    )
+    model = build_model("pixel-cgan", model_config(ti, lam_local=lam_local), SPEC)
     cfg = TrainConfig(
         epochs=epochs, batch_size=batch, steps_per_epoch=steps, seed=0, device=device, val_size=64
     )

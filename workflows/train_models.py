@@ -46,8 +46,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmark_peers import GAUSSIAN_MODEL, BenchConfig, gaussian_training_images
-from make_sample_data import FLIP, PATCH, training_image
-from make_sample_data import MODEL as CHANNEL_MODEL
+from make_sample_data import FLIP, PATCH, SPEC, model_config, training_image
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GeocganError, InputError
@@ -60,6 +59,7 @@ TUNABLE = {
     "lam",
     "lam_local",
     "lam_moments",
+    "moment_target",
     "lam_vario",
     "lam_div",
     "lam_distill",
@@ -72,8 +72,8 @@ def case_data(case: str) -> tuple[dict, FieldSpec, list, str, int, str]:
     """Model settings, field description, training images and their description, and the
     default patch side and mirroring."""
     if case == "channels":
-        spec = FieldSpec("categorical", codes=[0, 1])
-        return CHANNEL_MODEL, spec, [training_image()], "training_image.tif", PATCH, FLIP
+        ti = training_image()
+        return model_config(ti), SPEC, [ti], "training_image.tif", PATCH, FLIP
     bench = BenchConfig()
     tis = gaussian_training_images(bench)
     spec = FieldSpec.from_data(tis, "continuous")
