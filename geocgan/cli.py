@@ -214,14 +214,6 @@ def train(
             "batch's (random windows see an image's border less often than its inside).",
         ),
     ] = MomentTarget.images,
-    lam_vario: Annotated[
-        float,
-        typer.Option(
-            "--lambda-vario",
-            help="Weight of the optional two-point term: the batch's semivariograms along rows "
-            "and columns against the training patches' (not in the paper; 0: off).",
-        ),
-    ] = 0.0,
     lam_div: Annotated[
         float,
         typer.Option(
@@ -306,7 +298,6 @@ def train(
                 "moment_target": moment_target_of(images, spec)
                 if lam_moments and moment_target == MomentTarget.images
                 else [],
-                "lam_vario": lam_vario,
                 "lam_div": lam_div,
                 "ema": ema,
                 "conditional": not unconditional,

@@ -7,11 +7,9 @@ from geocgan.errors import CheckpointError, GridError, InputError
 from geocgan.models import build_model, constraint_loss
 from geocgan.models.nets import PatchDiscriminator
 from geocgan.models.pixel_cgan import (
-    directional_variograms,
     diversity,
     moment_loss,
     moment_target_of,
-    variogram_loss,
 )
 
 CAT = FieldSpec("categorical", codes=[0, 1, 2])
@@ -177,32 +175,6 @@ def test_moment_target_survives_the_checkpoint(tmp_path):
     assert out["loss_moments"] > 0  # the target, not the batch (which holds no 0.7 / 0.3 split)
 
 
-def test_directional_variograms_known_answers():
-    stripes = torch.zeros(1, 1, 8, 8)
-    stripes[..., ::2, :] = 1.0  # rows alternate: all the variation is down the columns (y)
-    g = directional_variograms(stripes, lags=(1, 2, 3, 4, 6))  # 6 > 8 // 2: left out
-    assert g[:, 0].tolist() == [0.5, 0.0, 0.5, 0.0] + [0.0] * 4  # y lags 1-4, then x lags 1-4
-
-    # a Gaussian field with exponential covariance: gamma(h) = 1 - exp(-h / 8) along both axes
-    from geocgan.fields import gaussian_field
-
-    x = torch.from_numpy(gaussian_field((128, 128), len_scale=8.0, n=16, seed=3)).float()
-    lags = (1, 2, 4, 8, 16)
-    g = directional_variograms(x[:, None], lags=lags)[:, 0].numpy()
-    want = 1 - np.exp(-np.array(lags) / 8.0)
-    assert np.allclose(g[:5], want, rtol=0.15) and np.allclose(g[5:], want, rtol=0.15)
-
-
-def test_variogram_loss_is_the_relative_error_of_the_variograms():
-    real = torch.rand(4, 2, 32, 32)
-    assert variogram_loss(real, real).item() == 0.0
-    # a field scaled by a has variograms scaled by a**2 at every lag: loss (a**2 - 1)**2
-    assert variogram_loss(1.5 * real, real).item() == pytest.approx((1.5**2 - 1) ** 2, rel=1e-5)
-    fake = real.clone().requires_grad_(True)
-    variogram_loss(fake * 0.9, real).backward()
-    assert fake.grad.abs().sum() > 0  # differentiable in the generated field
-
-
 def test_diversity_is_the_ratio_of_output_to_noise_differences():
     z = [torch.zeros(4, 2, 2, 2), torch.zeros(4, 1, 4, 4)]
     z[0][2:] = 1.0  # |z1 - z2| = 1 on 16 noise values of the first tensor, 0 on 32: mean 1/3
@@ -212,7 +184,7 @@ def test_diversity_is_the_ratio_of_output_to_noise_differences():
     assert diversity(fake, z).item() == pytest.approx(0.3 * 3)
 
 
-@pytest.mark.parametrize("term", ["lam_moments", "lam_vario", "lam_div"])
+@pytest.mark.parametrize("term", ["lam_moments", "lam_div"])
 def test_optional_terms_weight_the_generator_step_linearly(term):
     """As for λ: with plain SGD, G's update is linear in the weight of each optional term."""
     spec = FieldSpec()
@@ -230,7 +202,7 @@ def test_optional_terms_weight_the_generator_step_linearly(term):
     assert d1.abs().max() > 1e-6
     # linear up to float32 rounding, which PixelNorm amplifies where features are near 0
     assert (d2 - d1 * (1.0 - 1e-3)).abs().max() < 1e-3 * d1.abs().max()
-    key = {"lam_moments": "loss_moments", "lam_vario": "loss_vario"}.get(term, "diversity")
+    key = "loss_moments" if term == "lam_moments" else "diversity"
     assert key in outs[1.0] and outs[1.0][key] > 0
 
 

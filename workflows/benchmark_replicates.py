@@ -327,12 +327,17 @@ def summarize(rows: list[dict]) -> dict:
                         }
                     )
                 cov = out["coverage"][f"{size}/geocgan"]
+                peers = "".join(
+                    f"; {m} {100 * out['coverage'][f'{size}/{m}']['coverage']:.1f} %"
+                    for m in methods
+                    if m != "geocgan"
+                )
                 out["targets"].append(
                     {
                         "target": f"gaussian {size}²: 5-95 % coverage within 5 pts of 90 % "
                         "(pooled)",
                         "measured": f"{100 * cov['coverage']:.1f} % of {cov['n_held_out']} wells "
-                        f"(exact ensemble of this n: {100 * cov['expected_if_exact']:.1f} %)",
+                        f"(exact ensemble of this n: {100 * cov['expected_if_exact']:.1f} %{peers})",
                         "verdict": "met" if abs(cov["coverage"] - 0.9) <= 0.05 else "MISSED",
                     }
                 )

@@ -12,16 +12,21 @@ Reproduces the shipped sample data from seeds, with the package's own generator:
   no optimizer state); λ = 10 plus two optional terms that are not in the paper: the
   neighbourhood term with weight ``--lam-local 3`` (honors wells by the geology around them
   rather than by isolated pixels; 0 gives the paper's loss alone, 10 collapsed the ensemble)
-  and the moment term (``lam_moments`` = 10, keeps the channel proportion at the training
-  image's); generation by the generator's weight average (``ema`` 0.999);
+  and the moment term (``lam_moments`` = 100, keeps the channel proportion at the whole
+  training image's 0.28: random windows see the image's border less often than its inside,
+  where channels cover 0.33, see ``model_config``); generation by the generator's weight
+  average (``ema`` 0.999);
 - ``training_log.jsonl``: the training curve (one JSON line per epoch).
 
 Run: ``python workflows/make_sample_data.py [--epochs N] [--out sample_data]``.
 Trains 100 epochs: about 15 minutes on a 2-core CPU with both threads (74 images/s), longer with
 ``make sample-data``, which runs torch on one thread. The shipped model is this
-recipe trained longer on a GPU: 425 epochs on an H200 (``workflows/train_models.py``, 430
-images/s), then 30 epochs on the CPU with ``lam_local`` 5, chosen on validation wells
-(``workflows/results/gpu/README.md``, session 4).
+recipe trained longer: 425 epochs on an H200 (``workflows/train_models.py``, 430 images/s;
+``lam_local`` 3 and the moment term at weight 10 toward each batch's proportions), 30 epochs on
+the CPU with ``lam_local`` 5 (``workflows/results/gpu/README.md``, session 4), then 40 on the
+CPU with the moment term as above (``workflows/results/benchmark/discussion.md``); each
+chosen on wells other than the benchmark's. A run from scratch with this recipe has not been
+measured.
 """
 
 from __future__ import annotations

@@ -60,7 +60,6 @@ TUNABLE = {
     "lam_local",
     "lam_moments",
     "moment_target",
-    "lam_vario",
     "lam_div",
     "lam_distill",
     "ema",

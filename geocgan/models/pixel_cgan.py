@@ -70,12 +70,6 @@ class PixelCGANConfig:
         (continuous) of the whole training images (``moment_target_of``). Random windows
         see a training image's border less often than its inside, so the batches' moments
         are those of its inside, not the image's.
-    lam_vario : float
-        Weight of an optional two-point term (not in the paper, default 0): the relative
-        squared difference between the generated and the real batch's semivariograms along
-        rows and columns at lags 1 ... half the patch (``variogram_loss``). It asks for the
-        training image's spatial continuity in each direction, which the adversarial loss
-        alone leaves to chance: e.g. channels spaced more evenly than the training image's.
     lam_div : float
         Weight of an optional diversity-sensitive term (Yang et al. 2019, "Diversity-sensitive
         conditional GANs"; not in the paper, default 0). Each step makes two realizations per
@@ -118,7 +112,6 @@ class PixelCGANConfig:
     lam_local: float = 0.0
     lam_moments: float = 0.0
     moment_target: list[float] = field(default_factory=list)
-    lam_vario: float = 0.0
     lam_div: float = 0.0
     lam_distill: float = 0.0
     output: Literal["auto", "linear", "tanh", "softmax"] = "auto"
@@ -142,7 +135,7 @@ class PixelCGANConfig:
             raise InputError(f"arch {self.arch!r} is unknown; choose one of {list(ARCHS)}")
         weights = {
             k: getattr(self, k)
-            for k in ("lam", "lam_local", "lam_moments", "lam_vario", "lam_div", "lam_distill")
+            for k in ("lam", "lam_local", "lam_moments", "lam_div", "lam_distill")
         }
         if min(weights.values()) < 0:
             raise InputError(f"loss weights must be >= 0, got {weights}")
@@ -197,31 +190,6 @@ def moment_target_of(images, spec: FieldSpec) -> list[float]:
     mean = x.mean(dim=(0, 2))  # (K,)
     out = mean if spec.kind == "categorical" else torch.cat([mean, x.std(dim=(0, 2))])
     return [float(v) for v in out]
-
-
-VARIO_LAGS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-
-
-def directional_variograms(x: torch.Tensor, lags: tuple[int, ...] = VARIO_LAGS) -> torch.Tensor:
-    """Semivariograms ``½ mean (x(p + h) − x(p))²`` of a batch ``(B, K, H, W)`` per channel,
-    along columns (lag down the rows) then rows, at the ``lags`` up to half of each side:
-    ``(n_lags_y + n_lags_x, K)``, pooled over the batch (one estimate from all its patches)."""
-    x = x.float()
-    out = []
-    for dim in (2, 3):
-        size = x.shape[dim]
-        for h in (h for h in lags if h <= size // 2):
-            d = x.narrow(dim, h, size - h) - x.narrow(dim, 0, size - h)
-            out.append(0.5 * d.pow(2).mean(dim=(0, 2, 3)))  # (K,)
-    return torch.stack(out)
-
-
-def variogram_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mean of ``(γ_fake / γ_real − 1)²`` over lags, both directions and channels
-    (``directional_variograms`` of each batch): the evaluation's relative variogram error,
-    made differentiable on soft outputs."""
-    g_fake, g_real = directional_variograms(fake), directional_variograms(real)
-    return ((g_fake - g_real) / g_real.clamp_min(1e-4)).pow(2).mean()
 
 
 def diversity(fake: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
@@ -437,10 +405,6 @@ class PixelCGAN(GANModel):
             loss_m = moment_loss(fake, real, std=self.spec.kind != "categorical", target=target)
             loss_g = loss_g + cfg.lam_moments * loss_m
             out["loss_moments"] = loss_m.detach()
-        if cfg.lam_vario:
-            loss_v = variogram_loss(fake, real)
-            loss_g = loss_g + cfg.lam_vario * loss_v
-            out["loss_vario"] = loss_v.detach()
         if teacher is not None:
             if teacher.device != dev:  # the trainer moved this model, not the teacher
                 teacher.to(dev)
