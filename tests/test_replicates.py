@@ -109,6 +109,7 @@ def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # 
     )
     again = br.run_replicates(replace(cfg, jobs=1))
     assert ran == ["channels"] and len(again) == len(rows)
+    assert "3 case(s) kept from an earlier call" in (cfg.out / "summary.md").read_text()
     assert [r["truth_seed"] for r in again] == [r["truth_seed"] for r in rows]
 
     # cases made with other settings are not mixed in

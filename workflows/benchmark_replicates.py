@@ -197,7 +197,7 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
                 bar.update()
     rows = [r for seeds in cfg.seeds() for case in b.cases for r in done[(case, seeds)]]
     wall = time.perf_counter() - started
-    _write_outputs(cfg, rows, checkpoints, command, wall)
+    _write_outputs(cfg, rows, checkpoints, command, wall, kept=len(done) - len(todo))
     bp.log(f"replicates done in {wall / 60:.1f} min -> {cfg.out}")
     return rows
 
@@ -354,7 +354,7 @@ def _pm(mean: float, se: float, digits: int = 3) -> str:
 
 
 def _write_outputs(
-    cfg: ReplicateConfig, rows, checkpoints: dict, command: str, wall: float
+    cfg: ReplicateConfig, rows, checkpoints: dict, command: str, wall: float, kept: int
 ) -> None:
     summary = summarize(rows)
     with (cfg.out / "replicates.csv").open("w", newline="") as f:
@@ -373,7 +373,8 @@ def _write_outputs(
         f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
         f"- machine: {bp._machine()}; {cfg.jobs} processes of {b.threads} thread(s); geocgan "
         + ("through torch.compile" if b.compile else "eager"),
-        f"- wall time: {wall / 60:.1f} min (cases run in this call)",
+        f"- wall time: {wall / 60:.1f} min for the cases run in this call"
+        + (f"; {kept} case(s) kept from an earlier call with the same settings" if kept else ""),
         f"- models: {', '.join(f'{c} `{_rel(p)}`' for c, p in checkpoints.items())}",
         f"- realizations: n = {b.n} below {b.large_size}², {b.large_n} from {b.large_size}²; "
         f"{100 * b.holdout_share:.0f} % of the wells held out; statistics as in "

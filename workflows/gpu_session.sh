@@ -16,9 +16,10 @@
 #        narrower Gaussian generator (ngf 6) distilled from the benchmark's Gaussian model from
 #        its first step; all with --ema 0.999, snapshots every 25 epochs;
 #      seeds (prepared for the next session, not yet run): the shipped channel recipe
-#        (make_sample_data.MODEL, now session 4's) with lam_local 5 from the first step, seeds
-#        0, 1 and 2, and with lam_local 3, seed 1: a choice among seeds, and the wells inside
-#        channels without a CPU fine-tune;
+#        (make_sample_data.model_config: session 4's, with the moment term at weight 100 toward
+#        the whole training image's proportions) with lam_local 5 from the first step, seeds
+#        0, 1 and 2, and with lam_local 3, seed 1: a choice among seeds, and the recipe trained
+#        from the start instead of fine-tuned on the CPU;
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars); plan
