@@ -211,7 +211,8 @@ def train(
         MomentTarget,
         typer.Option(
             help="What the moment term matches: the whole training images' moments, or each "
-            "batch's (random windows see an image's border less often than its inside).",
+            "batch's (random windows see an image's border less often than its inside). Runs "
+            "made before this option matched each batch: resume them with 'batch'.",
         ),
     ] = MomentTarget.images,
     lam_div: Annotated[

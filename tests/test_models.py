@@ -149,7 +149,7 @@ def test_moment_target_of_whole_images_and_matched_instead_of_the_batch():
     cont = FieldSpec.from_data(values, "continuous")
     encoded = cont.encode(torch.as_tensor(values)[None])
     assert moment_target_of([values], cont) == pytest.approx(
-        [encoded.mean().item(), encoded.std().item()]
+        [encoded.mean().item(), encoded.std().item()], abs=1e-6
     )
     # against the target, not the batch: proportions 0.5 / 0.5 against 0.75 / 0.25
     fake = torch.full((2, 2, 4, 4), 0.5)
@@ -161,7 +161,7 @@ def test_moment_target_of_whole_images_and_matched_instead_of_the_batch():
         build_model("pixel-cgan", {"arch": "fcn", "moment_target": [0.2, 0.3, 0.5]}, spec)
 
 
-def test_moment_target_survives_the_checkpoint(tmp_path):
+def test_moment_target_survives_the_checkpoint_and_replaces_the_batch(tmp_path):
     from geocgan.io.checkpoint import load_model, save_checkpoint
     from geocgan.train import config_changes
 
@@ -171,8 +171,16 @@ def test_moment_target_survives_the_checkpoint(tmp_path):
     save_checkpoint(tmp_path / "m.safetensors", m, {"epoch": 0})
     back, doc = load_model(tmp_path / "m.safetensors")
     assert back.config.moment_target == [0.7, 0.3] and config_changes(doc, m.config) == []
-    out = back.train_step(spec.encode(torch.randint(0, 2, (2, 32, 32))), torch.Generator())
-    assert out["loss_moments"] > 0  # the target, not the batch (which holds no 0.7 / 0.3 split)
+    # a batch with exactly 1/2 of each facies: a target of [0.5, 0.5] is the batch's own moments,
+    # so the term is the same as without a target; [0.7, 0.3] makes it another
+    real = spec.encode(torch.arange(2 * 32 * 32).reshape(2, 32, 32) % 2)
+    loss = {}
+    for target in ([], [0.5, 0.5], [0.7, 0.3]):
+        torch.manual_seed(0)
+        model = build_model("pixel-cgan", {**cfg, "moment_target": target}, spec)
+        loss[str(target)] = model.train_step(real, torch.Generator().manual_seed(1))["loss_moments"]
+    assert loss["[]"].item() == pytest.approx(loss["[0.5, 0.5]"].item(), abs=1e-7)
+    assert abs(loss["[0.7, 0.3]"].item() - loss["[]"].item()) > 1e-4
 
 
 def test_diversity_is_the_ratio_of_output_to_noise_differences():

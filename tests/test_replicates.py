@@ -66,6 +66,15 @@ def test_summary_pairs_the_cases_by_seed():
     mean, se = s["statistics"]["channels/64/geocgan"]["proportion_error"]
     assert mean == pytest.approx(0.2) and se == pytest.approx(0.1 / math.sqrt(3))
 
+    # a peer without the case of seed 4: the other two cases stay paired seed by seed
+    rows = [r for r in rows if (r["truth_seed"], r["method"]) != (4, "geone_deesse")]
+    t = next(
+        t
+        for t in br.summarize(rows)["targets"]
+        if t["target"].endswith("variogram error < DeeSse's")
+    )
+    assert t["k"] == 2 and t["diff_mean"] == pytest.approx(-0.15)  # (0.1-0.2, 0.3-0.5) / 2
+
 
 def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # noqa: F811
     bench = replace(tiny, peers=("geone_fft", "geone_deesse"), compile=False)
@@ -111,6 +120,18 @@ def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # 
     assert ran == ["channels"] and len(again) == len(rows)
     assert "3 case(s) kept from an earlier call" in (cfg.out / "summary.md").read_text()
     assert [r["truth_seed"] for r in again] == [r["truth_seed"] for r in rows]
+
+    # a kept case that lacks a peer which runs now (installed since) is not mixed in either
+    case_file = cfg.out / "cases" / "channels_3000_3100.json"
+    doc = json.loads(case_file.read_text())
+    doc["rows"] = [r for r in doc["rows"] if r["method"] == "geocgan"]
+    case_file.write_text(json.dumps(doc))
+    (cfg.out / "summary.md").unlink()
+    with pytest.raises(InputError, match=r"other settings \(methods\)"):
+        br.run_replicates(replace(cfg, jobs=1))
+    ran.clear()
+    br.run_replicates(replace(cfg, jobs=1, overwrite=True))
+    assert ran == ["channels"]
 
     # cases made with other settings are not mixed in
     (cfg.out / "summary.md").unlink()

@@ -404,6 +404,11 @@ def run_benchmark(cfg: BenchConfig, command: str = "") -> list[dict]:
 def case_inputs(cfg: BenchConfig, case: str) -> tuple[Path, np.ndarray, np.ndarray | None]:
     """(geocgan checkpoint, training image, facies codes or None) of a case."""
     if case == "gaussian":
+        if cfg.gaussian_trained and not Path(cfg.gaussian_trained).is_file():
+            raise InputError(
+                f"Gaussian model {cfg.gaussian_trained} does not exist; pass --gaussian-model "
+                "or --train-gaussian."
+            )
         tis = gaussian_training_images(cfg)
         return cfg.gaussian_trained or gaussian_checkpoint(cfg, tis), tis[0], None
     if not cfg.channel_model.is_file():

@@ -154,6 +154,7 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
         bp.log(f"peers missing, skipped: {', '.join(missing)} (install: {PEERS_INSTALL_HINT})")
     checkpoints = {case: bp.case_inputs(b, case)[0] for case in b.cases}
     keys = {case: settings_key(cfg, case, path) for case, path in checkpoints.items()}
+    methods = {case: bp.case_methods(b, case, available_peers()) for case in b.cases}
     cases_dir = cfg.out / "cases"
     if cfg.overwrite:  # the cases are checked one by one below
         for name in ("summary.md", "summary.json", "replicates.csv", "replicates.png"):
@@ -164,14 +165,13 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
         for case in b.cases:
             path = cases_dir / f"{case}_{seeds[0]}_{seeds[1]}.json"
             kept = json.loads(path.read_text()) if path.exists() else None
-            if kept is not None and kept["settings"] != keys[case] and not cfg.overwrite:
-                key = keys[case]
-                changed = sorted(k for k in key if kept["settings"].get(k) != key[k])
+            changed = [] if kept is None else _changes(kept, keys[case], methods[case])
+            if changed and not cfg.overwrite:
                 raise InputError(
                     f"{path} was made with other settings ({', '.join(changed)}); pass "
                     "--overwrite to make such cases again, or --out for a separate run."
                 )
-            if kept is not None and kept["settings"] == keys[case]:
+            if kept is not None and not changed:
                 done[(case, seeds)] = kept["rows"]
             else:
                 todo.append((case, seeds, path))
@@ -186,10 +186,17 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
                     pool.submit(run_case, b, case, seeds, checkpoints[case]): (case, seeds, path)
                     for case, seeds, path in todo
                 }
-                for future in as_completed(futures):
+                failed = []
+                for future in as_completed(futures):  # a case that fails loses no other
                     case, seeds, path = futures[future]
-                    done[(case, seeds)] = _keep(path, keys[case], future.result())
+                    try:
+                        done[(case, seeds)] = _keep(path, keys[case], future.result())
+                    except Exception as err:  # noqa: BLE001 (re-raised once the others are in)
+                        failed.append(err)
+                        bp.log(f"case {case} {seeds} failed: {err}")
                     bar.update()
+                if failed:
+                    raise failed[0]
         else:
             for case, seeds, path in todo:
                 rows = run_case(b, case, seeds, checkpoints[case])
@@ -202,6 +209,15 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
     return rows
 
 
+def _changes(kept: dict, key: dict, methods: list[str]) -> list[str]:
+    """What differs between a kept case and this run: settings, or the methods that ran (a
+    peer installed since, or one missing now)."""
+    changed = sorted(k for k in key if kept["settings"].get(k) != key[k])
+    if sorted({r["method"] for r in kept["rows"]}) != sorted(methods):
+        changed.append("methods")
+    return changed
+
+
 def _keep(path: Path, key: dict, rows: list[dict]) -> list[dict]:
     _write_atomic(path, json.dumps(to_json({"settings": key, "rows": rows})))
     return rows
@@ -211,13 +227,15 @@ def _keep(path: Path, key: dict, rows: list[dict]) -> list[dict]:
 
 
 def _values(rows, case, size, method, key) -> np.ndarray:
-    """One value per case seed (ordered by truth seed), NaN where missing."""
-    found = sorted(
-        (r["truth_seed"], r[key])
+    """One value per case seed of ``case`` (ordered by truth seed), NaN where ``method`` has
+    none: two methods' arrays line up case by case."""
+    seeds = sorted({r["truth_seed"] for r in rows if r["case"] == case})
+    found = {
+        r["truth_seed"]: r[key]
         for r in rows
         if (r["case"], r["size"], r["method"]) == (case, size, method)
-    )
-    return np.array([np.nan if v is None else float(v) for _, v in found])
+    }
+    return np.array([np.nan if found.get(s) is None else float(found[s]) for s in seeds])
 
 
 def mean_se(values: np.ndarray) -> tuple[float, float]:
@@ -247,8 +265,15 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict:
 
 def pooled_coverage(rows, case, size, method) -> dict:
     """Coverage over every held-out well of every case, and what an exact ensemble expects."""
-    sel = [r for r in rows if (r["case"], r["size"], r["method"]) == (case, size, method)]
+    sel = [
+        r
+        for r in rows
+        if (r["case"], r["size"], r["method"]) == (case, size, method)
+        and r.get("coverage") is not None
+    ]
     n = sum(r["n_held_out"] for r in sel)
+    if n == 0:
+        return {"coverage": math.nan, "expected_if_exact": math.nan, "n_held_out": 0}
     return {
         "coverage": sum(r["coverage"] * r["n_held_out"] for r in sel) / n,
         "expected_if_exact": sum(r["coverage_expected"] * r["n_held_out"] for r in sel) / n,
@@ -368,8 +393,12 @@ def _write_outputs(
         f"- command: `{command}`",
         f"- {cfg.replicates} cases per grid: truth seeds {cfg.first_seed}–"
         f"{cfg.first_seed + cfg.replicates - 1}, wells seeds {cfg.first_seed + 100}–"
-        f"{cfg.first_seed + 100 + cfg.replicates - 1} (not the reported case, not the "
-        "validation sets)",
+        f"{cfg.first_seed + 100 + cfg.replicates - 1}"
+        + (
+            " (not the reported case, 2024, nor the validation sets, 2025–2026)"
+            if not {bp.TRUTH_SEED, 2025, 2026} & {s for s, _ in cfg.seeds()}
+            else " (among them a seed of the reported case or a validation set)"
+        ),
         f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
         f"- machine: {bp._machine()}; {cfg.jobs} processes of {b.threads} thread(s); geocgan "
         + ("through torch.compile" if b.compile else "eager"),
@@ -419,7 +448,11 @@ def _write_outputs(
     lines += ["", "## Plot", "", "- [replicates.png](replicates.png)", ""]
     _plot(cfg.out / "replicates.png", summary, b.cases)
     (cfg.out / "summary.json").write_text(
-        json.dumps({"command": command, "seeds": cfg.seeds(), **summary}, indent=1)
+        json.dumps(
+            to_json({"command": command, "seeds": cfg.seeds(), **summary}),
+            indent=1,
+            allow_nan=False,
+        )
     )
     _write_atomic(cfg.out / "summary.md", "\n".join(lines))  # last: marks the run complete
 

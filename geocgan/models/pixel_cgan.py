@@ -187,6 +187,7 @@ def moment_target_of(images, spec: FieldSpec) -> list[float]:
     """``moment_target`` of whole training images (arrays ``(H, W)``, raw codes or values):
     the facies proportions, or the mean and standard deviation, over all their pixels."""
     x = torch.cat([spec.encode(torch.as_tensor(im)[None]).flatten(2) for im in images], 2)
+    x = x.double()  # the same numbers on every machine and thread count (resume compares them)
     mean = x.mean(dim=(0, 2))  # (K,)
     out = mean if spec.kind == "categorical" else torch.cat([mean, x.std(dim=(0, 2))])
     return [float(v) for v in out]
