@@ -990,17 +990,21 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     return cfg
 
 
-def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(argv)
-    command = shlex.join(
-        ["python", "workflows/benchmark_peers.py", *(sys.argv[1:] if argv is None else argv)]
-    )
+def cli(script: str, parse, run, argv: list[str] | None) -> int:
+    """A workflow's command line: ``run(parse(argv), command)``, where ``command`` is the
+    command as typed (for the results); an error the user can fix -> ``error: ...``, status 1."""
+    cfg = parse(argv)
+    command = shlex.join(["python", script, *(sys.argv[1:] if argv is None else argv)])
     try:
-        run_benchmark(cfg, command)
+        run(cfg, command)
     except GeocganError as err:
         sys.stderr.write(f"error: {err}\n")
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli("workflows/benchmark_peers.py", parse_args, run_benchmark, argv)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ import hashlib
 import json
 import math
 import os
-import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -54,7 +53,7 @@ from tqdm.auto import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchmark_peers as bp  # noqa: E402
 
-from geocgan.errors import GeocganError, InputError, OutputExistsError  # noqa: E402
+from geocgan.errors import InputError, OutputExistsError  # noqa: E402
 from geocgan.evaluate import to_json  # noqa: E402
 from geocgan.peers import PEERS_INSTALL_HINT, available_peers  # noqa: E402
 
@@ -542,16 +541,7 @@ def parse_args(argv: list[str] | None = None) -> ReplicateConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(argv)
-    command = shlex.join(
-        ["python", "workflows/benchmark_replicates.py", *(sys.argv[1:] if argv is None else argv)]
-    )
-    try:
-        run_replicates(cfg, command)
-    except GeocganError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return 1
-    return 0
+    return bp.cli("workflows/benchmark_replicates.py", parse_args, run_replicates, argv)
 
 
 if __name__ == "__main__":
