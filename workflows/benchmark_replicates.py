@@ -123,12 +123,14 @@ def settings_key(cfg: ReplicateConfig, case: str, checkpoint: Path) -> dict:
     }
 
 
-def run_case(bench: bp.BenchConfig, case: str, seeds: tuple[int, int], checkpoint: Path) -> list:
-    """Every method on every grid of one case drawn with ``seeds``: the benchmark's rows."""
+def run_case(
+    bench: bp.BenchConfig, case: str, seeds: tuple[int, int], inputs: tuple, methods: list[str]
+) -> list:
+    """Every method on every grid of one case drawn with ``seeds``: the benchmark's rows.
+    ``inputs``: the case's ``(checkpoint, training image, codes)`` (``bp.case_inputs``)."""
     torch.set_num_threads(bench.threads)
     bench = replace(bench, truth_seed=seeds[0], wells_seed=seeds[1])
-    _, ti, codes = bp.case_inputs(replace(bench, gaussian_trained=checkpoint), case)
-    methods = bp.case_methods(bench, case, available_peers())
+    checkpoint, ti, codes = inputs
     rows = []
     for size in bench.sizes:
         grid_rows, _ = bp.run_grid(bench, case, size, methods, checkpoint, ti, codes)
@@ -151,7 +153,8 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
     missing = [p for p, ok in available_peers().items() if not ok]
     if missing:
         bp.log(f"peers missing, skipped: {', '.join(missing)} (install: {PEERS_INSTALL_HINT})")
-    checkpoints = {case: bp.case_inputs(b, case)[0] for case in b.cases}
+    inputs = {case: bp.case_inputs(b, case) for case in b.cases}  # once, for every case
+    checkpoints = {case: value[0] for case, value in inputs.items()}
     keys = {case: settings_key(cfg, case, path) for case, path in checkpoints.items()}
     methods = {case: bp.case_methods(b, case, available_peers()) for case in b.cases}
     cases_dir = cfg.out / "cases"
@@ -182,7 +185,11 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
             # spawn: a fresh interpreter per worker, no torch/OpenMP state shared through fork
             with ProcessPoolExecutor(cfg.jobs, mp_context=get_context("spawn")) as pool:
                 futures = {
-                    pool.submit(run_case, b, case, seeds, checkpoints[case]): (case, seeds, path)
+                    pool.submit(run_case, b, case, seeds, inputs[case], methods[case]): (
+                        case,
+                        seeds,
+                        path,
+                    )
                     for case, seeds, path in todo
                 }
                 failed = []
@@ -198,7 +205,7 @@ def run_replicates(cfg: ReplicateConfig, command: str = "") -> list[dict]:
                     raise failed[0]
         else:
             for case, seeds, path in todo:
-                rows = run_case(b, case, seeds, checkpoints[case])
+                rows = run_case(b, case, seeds, inputs[case], methods[case])
                 done[(case, seeds)] = _keep(path, keys[case], rows)
                 bar.update()
     rows = [r for seeds in cfg.seeds() for case in b.cases for r in done[(case, seeds)]]
