@@ -189,6 +189,15 @@ def train(
             "the direction of structures; leave y off for vertical sections.",
         ),
     ] = Flip.none,
+    canvas: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Generate grids with a side under this many pixels in the middle of a canvas "
+            "of this side, then cut them out (e.g. the --patch side; 0: off). Only generation "
+            "uses it.",
+        ),
+    ] = 0,
     lam: Annotated[
         float, typer.Option("--lambda", help="λ, weight of the constraint term (0: plain cGAN).")
     ] = 10.0,
@@ -301,6 +310,7 @@ def train(
                 else [],
                 "lam_div": lam_div,
                 "ema": ema,
+                "canvas": canvas,
                 "conditional": not unconditional,
                 "density": density,
                 "mode": mode.value,

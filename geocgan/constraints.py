@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from geocgan.errors import ConstraintError, InputError
+from geocgan.errors import ConstraintError, GridError, InputError
 
 Kind = Literal["continuous", "categorical"]
 Mode = Literal["point", "borehole"]
@@ -155,13 +155,47 @@ class Constraints:
             values = torch.where(mask[:, 0], values, torch.tensor(spec.codes[0], device=device))
         return constraint_tensor(spec.encode(values), mask)
 
-    def padded(self, height: int, width: int) -> Constraints:
-        """The same constraints on a larger grid (extra rows/cols at the bottom/right, no data)."""
+    def padded(self, height: int, width: int, top: int = 0, left: int = 0) -> Constraints:
+        """The same constraints on a larger grid, their first pixel at ``(top, left)``; the
+        extra rows and columns hold no data."""
         values = np.full((height, width), np.nan)
         mask = np.zeros((height, width), bool)
         h, w = self.shape
-        values[:h, :w], mask[:h, :w] = self.values, self.mask
+        if top < 0 or left < 0 or top + h > height or left + w > width:
+            raise GridError(f"a {h}x{w} grid at ({top}, {left}) does not fit {height}x{width}")
+        values[top : top + h, left : left + w] = self.values
+        mask[top : top + h, left : left + w] = self.mask
         return Constraints(values, mask)
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """The grid a model generates for a user's grid, and where that grid sits in it.
+
+    ``(height, width)``: the canvas; ``(top, left)``: the grid's first row and column in it;
+    ``grid``: the grid's ``(H, W)``. A model's ``canvas(H, W)`` returns one.
+    """
+
+    height: int
+    width: int
+    top: int
+    left: int
+    grid: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    def place(self, constraints: Constraints) -> Constraints:
+        """``constraints`` (on ``grid``) on the canvas."""
+        if constraints.shape != tuple(self.grid):
+            raise GridError(f"constraints on {constraints.shape}, canvas made for {self.grid}")
+        return constraints.padded(self.height, self.width, self.top, self.left)
+
+    def crop(self, fields):
+        """The grid's part of fields ``(..., height, width)``."""
+        h, w = self.grid
+        return fields[..., self.top : self.top + h, self.left : self.left + w]
 
 
 def from_points(

@@ -484,7 +484,7 @@ def conditional_realizations(
 ) -> np.ndarray:
     """``n`` raw realizations of ``model`` conditioned on ``wells``, as ``geocgan simulate``.
 
-    The grid is padded at the bottom/right to a size the model takes and cropped back;
+    The grid is generated on the model's canvas for it (``model.canvas``) and cut out;
     realization ``i`` uses noise seeded by ``(seed, i)``.
 
     Parameters
@@ -512,9 +512,8 @@ def conditional_realizations(
     cons = from_points(
         grid_shape, wells.rows, wells.cols, wells.values, spec=model.spec, labels=wells.ids
     )
-    padded = cons.padded(*model.padded_shape(*grid_shape))
-    fields = simulate(model, padded, n, seed=seed, batch_size=batch_size)
-    fields = fields[:, : grid_shape[0], : grid_shape[1]]  # (n, H, W)
+    canvas = model.canvas(*grid_shape)
+    fields = canvas.crop(simulate(model, canvas.place(cons), n, seed=seed, batch_size=batch_size))
     return _as_codes(fields, "the generator output") if model.spec.kind == "categorical" else fields
 
 

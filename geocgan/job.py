@@ -27,7 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from geocgan import __version__
-from geocgan.constraints import Constraints, from_points
+from geocgan.constraints import Canvas, Constraints, from_points
 from geocgan.errors import InputError, OutputExistsError
 from geocgan.io.checkpoint import load_model
 from geocgan.io.ensemble import (
@@ -93,7 +93,7 @@ def _generate_range(
     batch_size: int | None,
     device: str,
     store: str,
-    crop: tuple[int, int],
+    canvas: Canvas,
     compile: bool = False,
 ) -> int:
     """A unit of work (also a Dask task): generate realizations [start, stop) and store them."""
@@ -102,11 +102,10 @@ def _generate_range(
     model, _ = load_model(checkpoint, device=resolve_device(device))
     if compile:
         model.compile_generator()
-    h, w = crop
     for idx, fields in generate_batches(
         model, constraints, range(start, stop), seed=seed, batch_size=batch_size
     ):
-        write_region(store, int(idx[0]), fields[:, :h, :w])
+        write_region(store, int(idx[0]), canvas.crop(fields))
     return stop - start
 
 
@@ -147,8 +146,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     cons = from_points(
         grid.shape, wells.rows, wells.cols, wells.values, spec=spec, labels=list(wells.ids)
     )
-    ph, pw = model.padded_shape(*grid.shape)
-    padded = cons.padded(ph, pw)
+    canvas = model.canvas(*grid.shape)
 
     store_path = out / "ensemble.zarr"
     if out.exists() and not config.overwrite and not store_path.exists() and any(out.iterdir()):
@@ -199,10 +197,10 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     if todo:
         _generate(
             str(Path(checkpoint).resolve()),
-            padded,
+            canvas.place(cons),
             todo,
             str(store_path.resolve()),
-            grid.shape,
+            canvas,
             config,
             model,
         )
@@ -264,7 +262,7 @@ def _generate(
     cons: Constraints,
     todo: list[int],
     store: str,
-    crop,
+    canvas: Canvas,
     config: SimulateConfig,
     model: GANModel,
 ) -> None:
@@ -293,7 +291,7 @@ def _generate(
                     config.batch_size,
                     str(model.device),
                     store,
-                    crop,
+                    canvas,
                     config.compile,
                     pure=False,
                 )
@@ -305,7 +303,6 @@ def _generate(
 
     from geocgan.io.ensemble import write_region
 
-    h, w = crop
     with tqdm(
         total=len(todo), desc="simulate", unit="real", disable=not config.progress, file=sys.stderr
     ) as bar:
@@ -313,7 +310,7 @@ def _generate(
             for idx, fields in generate_batches(
                 model, cons, range(a, b), seed=config.seed, batch_size=config.batch_size
             ):
-                write_region(store, int(idx[0]), fields[:, :h, :w])
+                write_region(store, int(idx[0]), canvas.crop(fields))
                 bar.update(len(idx))
 
 

@@ -156,9 +156,21 @@ def test_resume_after_interruption_gives_the_same_realizations(
     np.testing.assert_array_equal(a, b)
 
 
-def test_dask_cluster_writes_the_same_ensemble(site, tiny_model, tmp_path):
+@pytest.mark.parametrize("canvas", [0, 64])
+def test_dask_cluster_writes_the_same_ensemble(site, tmp_path, canvas):
+    """In process and on a Dask cluster, with and without a generation canvas: the same
+    ensemble, and the one ``conditional_realizations`` makes."""
     from dask.distributed import LocalCluster
 
+    from geocgan.evaluate import WellPixels, conditional_realizations
+    from geocgan.io.checkpoint import load_model
+
+    m = build_model(
+        "pixel-cgan",
+        {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 2, "d_layers": 3, "canvas": canvas},
+        FieldSpec("categorical", [0, 1]),
+    )
+    tiny_model = save_checkpoint(tmp_path / "m.safetensors", m, {"epoch": 0}, training_state=False)
     grid, wells, _ = site
     run_simulation(wells, tiny_model, tmp_path / "local", grid=grid, config=_cfg(n=5, batch_size=2))
     with LocalCluster(
@@ -174,6 +186,12 @@ def test_dask_cluster_writes_the_same_ensemble(site, tiny_model, tmp_path):
     a = open_ensemble(tmp_path / "local" / "ensemble.zarr")["facies"].values
     b = open_ensemble(tmp_path / "dask" / "ensemble.zarr")["facies"].values
     np.testing.assert_array_equal(a, b)
+    df = pd.read_csv(wells)
+    rows, cols = np.array([0, 5, 10, 20, 30, 39]), np.array([0, 7, 30, 12, 44, 49])
+    pixels = WellPixels(rows, cols, df["facies"].to_numpy(), list(df["well_id"]))
+    model = load_model(tiny_model)[0]
+    want = conditional_realizations(model, grid.shape, pixels, n=5, seed=_cfg().seed)
+    np.testing.assert_array_equal(a, want)
 
 
 def test_exact_snaps_the_geotiffs_and_reports_raw_honoring_separately(site, tiny_model, tmp_path):

@@ -2,15 +2,19 @@ import numpy as np
 import pytest
 import torch
 
-from geocgan.constraints import FieldSpec, constraint_tensor
+from geocgan.constraints import Canvas, FieldSpec, constraint_tensor
 from geocgan.errors import CheckpointError, GridError, InputError
+from geocgan.evaluate import WellPixels, conditional_realizations
+from geocgan.io.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model, constraint_loss
 from geocgan.models.nets import PatchDiscriminator
 from geocgan.models.pixel_cgan import (
+    PixelCGANConfig,
     diversity,
     moment_loss,
     moment_target_of,
 )
+from geocgan.train import config_changes
 
 CAT = FieldSpec("categorical", codes=[0, 1, 2])
 
@@ -302,3 +306,46 @@ def test_discriminator_receptive_field_is_the_documented_one(n_layers):
     out[0, 0, h, h].backward()
     rows = (x.grad[0, 0].abs().sum(1) > 0).nonzero()[:, 0]
     assert int(rows.max() - rows.min() + 1) == 7 * 2**n_layers - 2
+
+
+def test_canvas_centres_small_grids_and_leaves_large_ones_as_before():
+    spec = FieldSpec("categorical", [0, 1])
+    plain = build_model("pixel-cgan", {"ngf": 4, "ndf": 4, "nz": 2}, spec)
+    assert plain.canvas(40, 50) == Canvas(48, 64, 0, 0, (40, 50))  # padded bottom/right
+    wide = build_model("pixel-cgan", {"ngf": 4, "ndf": 4, "nz": 2, "canvas": 96}, spec)
+    c = wide.canvas(40, 100)
+    assert (c.shape, c.top, c.left) == ((96, 112), 28, 0)  # rows centred, columns as before
+    assert wide.canvas(128, 96) == plain.canvas(128, 96)
+    with pytest.raises(InputError, match="canvas"):
+        build_model("pixel-cgan", {"arch": "dcgan28", "canvas": 64}, spec)
+
+
+def test_a_canvas_generates_the_grid_as_the_middle_of_the_larger_field():
+    """The 40x40 grid's realizations are, pixel for pixel, the middle of the 96x96 field the
+    same model makes (same noise) with the wells moved by the offset."""
+    spec = FieldSpec("continuous")
+    torch.manual_seed(0)
+    model = build_model("pixel-cgan", {"ngf": 4, "ndf": 4, "nz": 2, "canvas": 96}, spec)
+    rows, cols, values = np.array([0, 17, 39]), np.array([5, 20, 39]), np.array([1.0, -1.0, 2.0])
+    wells = WellPixels(rows, cols, values, ["a", "b", "c"])
+    small = conditional_realizations(model, (40, 40), wells, n=3, seed=4)
+    c = model.canvas(40, 40)
+    assert small.shape == (3, 40, 40) and (c.top, c.left) == (28, 28)
+    moved = WellPixels(rows + c.top, cols + c.left, values, ["a", "b", "c"])
+    big = conditional_realizations(model, (96, 96), moved, n=3, seed=4)
+    np.testing.assert_allclose(small, big[:, 28:68, 28:68], atol=1e-5)
+    assert not np.allclose(small, big[:, :40, :40], atol=1e-2)  # not the corner
+
+
+def test_canvas_is_a_generation_setting_a_run_may_resume_with_and_an_export_may_set(tmp_path):
+    spec = FieldSpec("categorical", [0, 1])
+    model = build_model("pixel-cgan", {"ngf": 4, "ndf": 4, "nz": 2}, spec)
+    src = save_checkpoint(tmp_path / "a.safetensors", model, {"epoch": 3})
+    doc = read_checkpoint(src)[1]
+    assert config_changes(doc, PixelCGANConfig(ngf=4, ndf=4, nz=2, canvas=128)) == []
+    assert config_changes(doc, PixelCGANConfig(ngf=4, ndf=4, nz=2, lam=3.0)) == ["lam"]
+    out = export_model(src, tmp_path / "b.safetensors", canvas=128)
+    again, _ = load_model(out)
+    assert again.config.canvas == 128 and again.canvas(64, 64).shape == (128, 128)
+    with pytest.raises(InputError, match="canvas"):
+        export_model(src, tmp_path / "c.safetensors", canvas=-1)

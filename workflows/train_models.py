@@ -63,6 +63,7 @@ TUNABLE = {
     "lam_div",
     "lam_distill",
     "ema",
+    "canvas",
 }  # may change in a fine-tune
 SETTINGS = asdict(PixelCGANConfig())  # what --set may name, with a value of each type
 
@@ -204,18 +205,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", type=Path, help="snapshot to write as a finished model (--to)")
     p.add_argument("--to", type=Path, help="where --export writes")
     p.add_argument("--note", default="", help="how the exported model was trained and chosen")
+    p.add_argument(
+        "--canvas",
+        type=int,
+        help="with --export: the model's generation canvas (PixelCGANConfig.canvas), e.g. "
+        "its training patch's side",
+    )
     p.add_argument("--overwrite", action="store_true", help="let --export replace --to")
     a = p.parse_args(argv)
     if a.export:
         if not a.to:
             p.error("--export needs --to")
         try:
-            export_model(a.export, a.to, a.note, overwrite=a.overwrite)
+            export_model(a.export, a.to, a.note, canvas=a.canvas, overwrite=a.overwrite)
         except GeocganError as err:
             sys.stderr.write(f"error: {err}\n")
             return 1
         print(f"{a.export} -> {a.to}")
         return 0
+    if a.canvas is not None:
+        p.error("--canvas goes with --export; in training give --set canvas=N")
     if a.epochs is None or a.run is None:
         p.error("training needs --epochs and --run")
     if a.start and a.init:

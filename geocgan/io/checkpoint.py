@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -108,18 +109,28 @@ def load_model(
 
 
 def export_model(
-    source: str | Path, dest: str | Path, note: str = "", *, overwrite: bool = False
+    source: str | Path,
+    dest: str | Path,
+    note: str = "",
+    *,
+    canvas: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write the checkpoint ``source`` (a training checkpoint or snapshot) as a finished model.
 
     Weights only (no optimizer state), its epoch recorded as the run's last (``complete``),
     and the training description kept; ``note`` (how it was made or chosen) is stored as
-    ``trained``. Refuses to replace ``dest`` unless ``overwrite``.
+    ``trained``. ``canvas`` sets the model's generation canvas (``PixelCGANConfig.canvas``;
+    None keeps the source's). Refuses to replace ``dest`` unless ``overwrite``.
     """
     dest = Path(dest)
     if dest.exists() and not overwrite:
         raise CheckpointError(f"{dest} exists; pass --overwrite to replace it")
     model, doc = load_model(source)
+    if canvas is not None:
+        if "canvas" not in doc["config"] and not hasattr(model.config, "canvas"):
+            raise CheckpointError(f"a {doc['model']} model has no generation canvas to set")
+        model.config = replace(model.config, canvas=canvas)  # validated by its __post_init__
     described = (
         *("training_images", "patch", "flip", "epoch", "step", "last"),
         *("fine_tune", "started_from", "distilled_from"),

@@ -8,7 +8,8 @@ models are interchangeable (the habit of pix2pix/CycleGAN's ``BaseModel``, kept 
 - ``generate(z, cond)``: a batch of encoded realizations ``(B, K, H, W)``.
 - ``noise_shapes(height, width)``: shapes of the per-realization noise tensors.
 - ``check_grid(height, width)``: raise ``GridError`` if the nets cannot take that grid.
-- ``padded_shape(height, width)``: the smallest grid the nets take that holds this one.
+- ``canvas(height, width)``: the grid the nets generate for this one and where it sits in it
+  (a ``geocgan.constraints.Canvas``).
 - ``nets`` / ``optimizers``: dicts of name -> module / optimizer, for checkpoints.
 - ``config`` (a dataclass) and ``spec`` (a ``FieldSpec``): all a checkpoint needs to rebuild it.
 """
@@ -21,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from geocgan.constraints import FieldSpec
+from geocgan.constraints import Canvas, FieldSpec
 
 
 class GANModel(nn.Module):
@@ -67,6 +68,7 @@ class GANModel(nn.Module):
     def check_grid(self, height: int, width: int) -> None:
         raise NotImplementedError
 
-    def padded_shape(self, height: int, width: int) -> tuple[int, int]:
-        """The smallest grid ``>=`` (height, width) the nets take; GridError if none."""
+    def canvas(self, height: int, width: int) -> Canvas:
+        """The grid the nets generate for a ``(height, width)`` grid, which it holds; GridError
+        if none."""
         raise NotImplementedError

@@ -24,12 +24,12 @@ from __future__ import annotations
 import copy
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 
-from geocgan.constraints import FieldSpec, constraint_tensor, random_masks
+from geocgan.constraints import Canvas, FieldSpec, constraint_tensor, random_masks
 from geocgan.errors import GridError, InputError
 from geocgan.models.base import GANModel
 from geocgan.models.nets import (
@@ -97,6 +97,12 @@ class PixelCGANConfig:
     padding : {"zeros", "reflect"}
         How the fcn generator's convolutions pad the field at the grid's edge (see
         ``SpatialGenerator``); ``zeros`` (default) is what the shipped models use.
+    canvas : int
+        Smallest side (px) of the field the fcn generator makes (default 0: none). A grid
+        side under it is generated in the middle of a canvas of this side and cut out, so
+        that its pixels see the neighbourhood they saw in training, not a zero-padded
+        border close on every side; the training patch's side is the natural value. Grids
+        at least this large are generated as they are (padded to multiples of 16).
     ema : float
         Decay of an exponential moving average of the generator's weights, updated after
         every generator step and used to generate (Karras et al. 2018; Yazıcı et al. 2019,
@@ -105,6 +111,8 @@ class PixelCGANConfig:
         trained weights keep oscillating, and the statistics of their ensembles with them; the
         average (0.999: about the last 1000 steps) does not.
     """
+
+    generation_only: ClassVar[tuple[str, ...]] = ("canvas",)  # not part of the training
 
     arch: Literal["fcn", "dcgan28"] = "fcn"
     conditional: bool = True
@@ -129,6 +137,7 @@ class PixelCGANConfig:
     amp: bool = True
     ema: float = 0.0
     padding: Literal["zeros", "reflect"] = "zeros"
+    canvas: int = 0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -153,6 +162,10 @@ class PixelCGANConfig:
             raise InputError("padding='reflect' is for the fcn generator")
         if min(self.nz, self.ngf, self.ndf, self.d_layers) < 1:
             raise InputError("nz, ngf, ndf and d_layers must be >= 1")
+        if self.canvas < 0:
+            raise InputError(f"canvas must be >= 0 (0: none), got {self.canvas}")
+        if self.canvas and self.arch != "fcn":
+            raise InputError("canvas is for the fcn generator")
         if not 0 <= self.ema < 1:
             raise InputError(f"ema decay must be in [0, 1), got {self.ema}; 0 turns it off")
 
@@ -254,11 +267,22 @@ class PixelCGAN(GANModel):
                 f"{height}x{width}; pad the grid (the simulate command pads and crops for you)"
             )
 
-    def padded_shape(self, height: int, width: int) -> tuple[int, int]:
+    def canvas(self, height: int, width: int) -> Canvas:
+        """The grid padded at the bottom/right to sides that are multiples of 16; a side under
+        ``config.canvas`` is widened to it instead, the grid in the middle."""
         if self.config.arch == "dcgan28":
             self.check_grid(height, width)
-            return height, width
-        return max(32, -(-height // 16) * 16), max(32, -(-width // 16) * 16)
+            return Canvas(height, width, 0, 0, (height, width))
+        side = self.config.canvas
+
+        def fit(n: int) -> tuple[int, int]:  # (canvas side, offset)
+            if n < side:
+                full = -(-side // 16) * 16
+                return full, (full - n) // 2
+            return max(32, -(-n // 16) * 16), 0
+
+        (ch, top), (cw, left) = fit(height), fit(width)
+        return Canvas(ch, cw, top, left, (height, width))
 
     def activate(self, logits: torch.Tensor) -> torch.Tensor:
         if self.output == "softmax":
