@@ -194,8 +194,8 @@ def train(
         typer.Option(
             min=0,
             help="Generate grids with a side under this many pixels in the middle of a canvas "
-            "of this side, then cut them out (e.g. the --patch side; 0: off). Only generation "
-            "uses it.",
+            "of this side (rounded up to a multiple of 16), then cut them out (e.g. the --patch "
+            "side; 0: off). Only generation uses it; give it again with --resume.",
         ),
     ] = 0,
     lam: Annotated[

@@ -189,7 +189,10 @@ class Canvas:
     def place(self, constraints: Constraints) -> Constraints:
         """``constraints`` (on ``grid``) on the canvas."""
         if constraints.shape != tuple(self.grid):
-            raise GridError(f"constraints on {constraints.shape}, canvas made for {self.grid}")
+            raise GridError(
+                f"constraints on a {constraints.shape} grid, canvas made for {self.grid}: use "
+                "model.canvas(*constraints.shape)"
+            )
         return constraints.padded(self.height, self.width, self.top, self.left)
 
     def crop(self, fields):

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -512,8 +513,7 @@ def conditional_realizations(
     cons = from_points(
         grid_shape, wells.rows, wells.cols, wells.values, spec=model.spec, labels=wells.ids
     )
-    canvas = model.canvas(*grid_shape)
-    fields = canvas.crop(simulate(model, canvas.place(cons), n, seed=seed, batch_size=batch_size))
+    fields = simulate(model, cons, n, seed=seed, batch_size=batch_size)  # on model.canvas
     return _as_codes(fields, "the generator output") if model.spec.kind == "categorical" else fields
 
 
@@ -636,7 +636,13 @@ def _field_kind(attrs: dict, store_path: Path) -> dict:
             f"{store_path} does not record its field spec (store attribute 'field'); it was "
             "not written by `geocgan simulate`. Regenerate it with geocgan simulate."
         )
-    return json.loads(field) if isinstance(field, str) else dict(field)
+    return _stored_dict(attrs, "field")
+
+
+def _stored_dict(attrs: dict, key: str) -> dict:
+    """A store attribute holding a dict (kept as JSON text), or {} if absent."""
+    value = attrs.get(key, {})
+    return json.loads(value) if isinstance(value, str) else dict(value)
 
 
 def _read_wells(wells, attrs: dict, grid, spec: dict, columns: Mapping[str, str] | None, crs):
@@ -688,6 +694,14 @@ def _load_checkpoint(checkpoint, attrs: dict, store_path: Path, spec: dict, devi
             f"{where} ({path}) is not a file. Pass checkpoint= (--model) with its path."
         )
     model, _ = load_model(path, device=resolve_device(device))
+    made_with = _stored_dict(attrs, "model_config").get("canvas", 0)
+    if getattr(model.config, "canvas", 0) != made_with:  # re-exported since: generate as then
+        warnings.warn(
+            f"checkpoint {path} now has canvas {model.config.canvas}; the ensemble in "
+            f"{store_path} was made with {made_with}, which the leave-wells-out check uses",
+            stacklevel=3,
+        )
+        model.config = replace(model.config, canvas=made_with)
     if model.spec.kind != spec["kind"]:
         raise InputError(
             f"checkpoint {path} is a {model.spec.kind} model but the ensemble in {store_path} "

@@ -182,6 +182,11 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         "geocgan_version": __version__,
         "realization_rule": "realization i is generated from noise seeded by (seed, i)",
         "exact": config.exact,
+        "canvas": {  # the grid the nets generated, and where this grid sits in it
+            "shape": list(canvas.shape),
+            "top": canvas.top,
+            "left": canvas.left,
+        },
     }
     store = EnsembleStore.open_or_create(
         store_path,

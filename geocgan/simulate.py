@@ -80,7 +80,9 @@ def generate_batches(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(indices, fields)`` batches: raw fields ``(b, H, W)`` (codes or values).
 
-    ``constraints`` must be on a grid the model takes (see ``model.check_grid``).
+    ``constraints`` must be on a grid the model takes: for a user's grid, on the model's
+    canvas for it (``model.canvas(H, W).place(constraints)``, then ``.crop`` the fields), as
+    ``simulate`` does.
     ``batch_size=None`` picks one for the device and grid (``auto_batch_size``).
     """
     h, w = constraints.shape
@@ -140,12 +142,22 @@ def simulate(
     batch_size: int | None = None,
     progress: bool = False,
 ) -> np.ndarray:
-    """``n`` realizations ``(n, H, W)`` conditioned on ``constraints`` (raw codes or values)."""
+    """``n`` realizations ``(n, H, W)`` conditioned on ``constraints`` (raw codes or values).
+
+    Generated on the model's canvas for the grid (``model.canvas``: padded to a size the nets
+    take, or centred in a larger canvas) and cut out.
+    """
+    canvas = model.canvas(*constraints.shape)
     out = np.empty((n, *constraints.shape), np.float32)
     for idx, fields in generate_batches(
-        model, constraints, range(n), seed=seed, batch_size=batch_size, progress=progress
+        model,
+        canvas.place(constraints),
+        range(n),
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
     ):
-        out[idx] = fields
+        out[idx] = canvas.crop(fields)
     return out
 
 

@@ -217,13 +217,10 @@ def evaluate_constraints(
 def config_changes(doc: dict, config) -> list[str]:
     """Settings of ``config`` that differ from those of the checkpoint described by ``doc``.
 
-    A setting newer than the checkpoint had its default when the checkpoint was made. Those
-    that only change how a trained model generates (the config's ``generation_only``, e.g. a
-    canvas) are not compared: a run may resume with others.
+    A setting newer than the checkpoint had its default when the checkpoint was made.
     """
     stored = {**asdict(type(config)()), **doc["config"]}
-    skip = getattr(type(config), "generation_only", ())
-    return [k for k, v in asdict(config).items() if k not in skip and stored.get(k) != v]
+    return [k for k, v in asdict(config).items() if stored.get(k) != v]
 
 
 class Trainer:

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from geocgan.constraints import (
+    Canvas,
     Constraints,
     FieldSpec,
     constraint_tensor,
@@ -10,7 +11,7 @@ from geocgan.constraints import (
     random_masks,
     sample_constraints,
 )
-from geocgan.errors import ConstraintError, InputError
+from geocgan.errors import ConstraintError, GridError, InputError
 
 
 def test_point_masks_have_the_paper_density():
@@ -139,3 +140,17 @@ def test_padded_keeps_wells_in_place():
     c = from_points((5, 6), [4], [5], [1.0]).padded(16, 16)
     assert c.shape == (16, 16) and c.mask[4, 5] and c.count == 1
     assert isinstance(c, Constraints)
+    moved = from_points((5, 6), [4], [5], [1.0]).padded(16, 16, top=3, left=10)
+    assert moved.mask[7, 15] and moved.values[7, 15] == 1.0 and moved.count == 1
+    with pytest.raises(GridError, match="does not fit"):
+        from_points((5, 6), [4], [5], [1.0]).padded(16, 16, top=12)
+
+
+def test_canvas_places_and_crops_back():
+    cons = from_points((5, 6), [0, 4], [0, 5], [1.0, 2.0])
+    canvas = Canvas(32, 32, 13, 2, (5, 6))
+    placed = canvas.place(cons)
+    np.testing.assert_array_equal(canvas.crop(placed.values), cons.values)
+    np.testing.assert_array_equal(canvas.crop(placed.mask), cons.mask)
+    with pytest.raises(GridError, match="model.canvas"):
+        canvas.place(from_points((6, 6), [0], [0], [1.0]))

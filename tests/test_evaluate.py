@@ -291,3 +291,24 @@ def test_cli_evaluate(facies_run, tmp_path):
     assert printed["summary"]["honoring_metric"] == "accuracy"
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 1 and "already holds evaluation.json" in res.output
+
+
+def test_leave_wells_out_generates_on_the_canvas_the_ensemble_was_made_with(
+    continuous_run, tmp_path
+):
+    """A checkpoint re-exported with another canvas since the ensemble was made: a warning,
+    and the check generates as the ensemble was generated (no canvas here)."""
+    from dataclasses import replace
+
+    from geocgan.io.checkpoint import load_model
+
+    r = continuous_run
+    kwargs = {"training_image": r["ti"], "wells": r["wells"], "holdout": 3}
+    want = evaluate(r["store"], out_dir=tmp_path / "a", **kwargs)["leave_wells_out"]
+    model, _ = load_model(r["dir"] / "model.safetensors")
+    model.config = replace(model.config, canvas=64)
+    wider = save_checkpoint(tmp_path / "wide.safetensors", model, {})
+    with pytest.warns(UserWarning, match="now has canvas 64.*made with 0"):
+        got = evaluate(r["store"], out_dir=tmp_path / "b", checkpoint=wider, **kwargs)
+    got = got["leave_wells_out"]
+    assert got["coverage"] == want["coverage"] and got["held_out"] == want["held_out"]

@@ -438,3 +438,8 @@ def test_train_command_writes_a_checkpoint_log_and_curve(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert read_checkpoint(out)[1]["config"]["moment_target"] == []
+    r = runner.invoke(app, [*args, "--overwrite", "--canvas", "64"])  # generation canvas
+    assert r.exit_code == 0, r.output
+    assert read_checkpoint(out)[1]["config"]["canvas"] == 64
+    r = runner.invoke(app, [*args, "--resume", "--epochs", "2"])  # without it: refused
+    assert r.exit_code == 1 and "canvas" in r.output

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from geocgan.constraints import Canvas, FieldSpec, constraint_tensor
+from geocgan.constraints import Canvas, FieldSpec, constraint_tensor, from_points
 from geocgan.errors import CheckpointError, GridError, InputError
 from geocgan.evaluate import WellPixels, conditional_realizations
 from geocgan.io.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
@@ -14,6 +14,7 @@ from geocgan.models.pixel_cgan import (
     moment_loss,
     moment_target_of,
 )
+from geocgan.simulate import generate_batches, simulate
 from geocgan.train import config_changes
 
 CAT = FieldSpec("categorical", codes=[0, 1, 2])
@@ -316,6 +317,10 @@ def test_canvas_centres_small_grids_and_leaves_large_ones_as_before():
     c = wide.canvas(40, 100)
     assert (c.shape, c.top, c.left) == ((96, 112), 28, 0)  # rows centred, columns as before
     assert wide.canvas(128, 96) == plain.canvas(128, 96)
+    small = build_model("pixel-cgan", {"ngf": 4, "ndf": 4, "nz": 2, "canvas": 16}, spec)
+    c = small.canvas(15, 99)  # a canvas is never under the nets' 32 px
+    assert (c.shape, c.top, c.left) == ((32, 112), 8, 0)
+    small.check_grid(*c.shape)
     with pytest.raises(InputError, match="canvas"):
         build_model("pixel-cgan", {"arch": "dcgan28", "canvas": 64}, spec)
 
@@ -337,15 +342,28 @@ def test_a_canvas_generates_the_grid_as_the_middle_of_the_larger_field():
     assert not np.allclose(small, big[:, :40, :40], atol=1e-2)  # not the corner
 
 
-def test_canvas_is_a_generation_setting_a_run_may_resume_with_and_an_export_may_set(tmp_path):
+def test_canvas_is_part_of_the_config_and_an_export_may_set_it(tmp_path):
     spec = FieldSpec("categorical", [0, 1])
     model = build_model("pixel-cgan", {"ngf": 4, "ndf": 4, "nz": 2}, spec)
     src = save_checkpoint(tmp_path / "a.safetensors", model, {"epoch": 3})
     doc = read_checkpoint(src)[1]
-    assert config_changes(doc, PixelCGANConfig(ngf=4, ndf=4, nz=2, canvas=128)) == []
-    assert config_changes(doc, PixelCGANConfig(ngf=4, ndf=4, nz=2, lam=3.0)) == ["lam"]
+    assert config_changes(doc, PixelCGANConfig(ngf=4, ndf=4, nz=2)) == []
+    # a resume that forgets the canvas is refused like any other setting
+    assert config_changes(doc, PixelCGANConfig(ngf=4, ndf=4, nz=2, canvas=128)) == ["canvas"]
     out = export_model(src, tmp_path / "b.safetensors", canvas=128)
     again, _ = load_model(out)
     assert again.config.canvas == 128 and again.canvas(64, 64).shape == (128, 128)
     with pytest.raises(InputError, match="canvas"):
         export_model(src, tmp_path / "c.safetensors", canvas=-1)
+
+
+def test_simulate_cuts_the_grid_out_of_the_canvas_and_takes_any_grid():
+    spec = FieldSpec("continuous")
+    torch.manual_seed(1)
+    model = build_model("pixel-cgan", {"ngf": 4, "ndf": 4, "nz": 2, "canvas": 64}, spec)
+    cons = from_points((20, 70), [3, 19], [0, 69], [1.5, -1.0])
+    fields = simulate(model, cons, 2, seed=3)
+    assert fields.shape == (2, 20, 70)
+    c = model.canvas(20, 70)
+    raw = next(generate_batches(model, c.place(cons), range(2), seed=3))[1]
+    np.testing.assert_array_equal(fields, raw[:, c.top : c.top + 20, :70])

@@ -127,3 +127,17 @@ def test_a_run_started_from_a_snapshot_takes_its_weights_and_its_average(tmp_pat
         )
     assert "both bring weights" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_export_writes_a_finished_model_with_the_generation_canvas(trained, tmp_path, capsys):
+    init, old = trained
+    out = tmp_path / "final.safetensors"
+    args = ["gaussian", "--export", str(init), "--to", str(out), "--canvas", "96", "--note", "n"]
+    assert tm.main(args) == 0
+    model, doc = load_model(out)
+    assert (model.config.canvas, doc["complete"], doc["trained"]) == (96, True, "n")
+    for a, b in zip(model.G.parameters(), old.G.parameters(), strict=True):
+        torch.testing.assert_close(a, b)  # the same weights
+    assert tm.main(args) == 1 and "--overwrite" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a canvas is set on an export, not on a training run
+        tm.main(["gaussian", "--canvas", "96", "--epochs", "1", "--run", str(tmp_path / "r")])

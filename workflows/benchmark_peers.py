@@ -108,6 +108,7 @@ GAUSSIAN_MODEL = {
     "lr_d": 5e-4,
     "density": DENSITY,
     "ema": 0.999,  # generate with the average of the generator's recent weights
+    "canvas": 96,  # grids under the training patch's side: generated in the middle of a 96² one
 }
 GAUSSIAN_WEIGHTS = {  # loss weights of the Gaussian model that have a command-line option
     "lam": "λ, weight of the constraint term,",

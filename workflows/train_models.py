@@ -32,7 +32,8 @@ Run: ``python workflows/train_models.py channels --epochs 400 --run runs/gpu/cha
 [--init CKPT] [--batch 16] [--patch 128] [--flip xy] [--steps 40] [--snapshot-every 50]
 [--ema 0.999]`` (patch and flip default to the case's recipe: 128² mirrored for the channels,
 96² for the Gaussian case)
-or ``python workflows/train_models.py channels --export SNAPSHOT --to PATH --note TEXT``.
+or ``python workflows/train_models.py channels --export SNAPSHOT --to PATH --note TEXT
+[--canvas N]`` (``--canvas``: the model's generation canvas, ``PixelCGANConfig.canvas``).
 """
 
 from __future__ import annotations

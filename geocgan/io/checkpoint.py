@@ -128,8 +128,10 @@ def export_model(
         raise CheckpointError(f"{dest} exists; pass --overwrite to replace it")
     model, doc = load_model(source)
     if canvas is not None:
-        if "canvas" not in doc["config"] and not hasattr(model.config, "canvas"):
-            raise CheckpointError(f"a {doc['model']} model has no generation canvas to set")
+        if not hasattr(model.config, "canvas"):
+            raise CheckpointError(
+                f"a {doc['model']} model has no generation canvas to set; export without canvas"
+            )
         model.config = replace(model.config, canvas=canvas)  # validated by its __post_init__
     described = (
         *("training_images", "patch", "flip", "epoch", "step", "last"),

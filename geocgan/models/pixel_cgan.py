@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -99,10 +99,12 @@ class PixelCGANConfig:
         ``SpatialGenerator``); ``zeros`` (default) is what the shipped models use.
     canvas : int
         Smallest side (px) of the field the fcn generator makes (default 0: none). A grid
-        side under it is generated in the middle of a canvas of this side and cut out, so
-        that its pixels see the neighbourhood they saw in training, not a zero-padded
-        border close on every side; the training patch's side is the natural value. Grids
-        at least this large are generated as they are (padded to multiples of 16).
+        side under it is generated in the middle of a canvas of this side (rounded up to a
+        multiple of 16, at least 32) and cut out, so that its pixels see the neighbourhood
+        they saw in training, not a zero-padded border close on every side; the training
+        patch's side is the natural value. Sides at least this large are generated as they
+        are (padded at the bottom/right to multiples of 16). Only generation uses it: set it
+        on a trained model with ``export_model(..., canvas=)``.
     ema : float
         Decay of an exponential moving average of the generator's weights, updated after
         every generator step and used to generate (Karras et al. 2018; Yazıcı et al. 2019,
@@ -111,8 +113,6 @@ class PixelCGANConfig:
         trained weights keep oscillating, and the statistics of their ensembles with them; the
         average (0.999: about the last 1000 steps) does not.
     """
-
-    generation_only: ClassVar[tuple[str, ...]] = ("canvas",)  # not part of the training
 
     arch: Literal["fcn", "dcgan28"] = "fcn"
     conditional: bool = True
@@ -165,7 +165,7 @@ class PixelCGANConfig:
         if self.canvas < 0:
             raise InputError(f"canvas must be >= 0 (0: none), got {self.canvas}")
         if self.canvas and self.arch != "fcn":
-            raise InputError("canvas is for the fcn generator")
+            raise InputError("canvas is for the fcn generator: leave it 0 or use arch 'fcn'")
         if not 0 <= self.ema < 1:
             raise InputError(f"ema decay must be in [0, 1), got {self.ema}; 0 turns it off")
 
@@ -264,12 +264,14 @@ class PixelCGAN(GANModel):
         elif height % 16 or width % 16 or min(height, width) < 32:
             raise GridError(
                 f"an fcn model needs grid sides that are multiples of 16 and at least 32, got "
-                f"{height}x{width}; pad the grid (the simulate command pads and crops for you)"
+                f"{height}x{width}; generate on model.canvas(height, width) and crop (geocgan's "
+                "simulate() and the simulate command do it for you)"
             )
 
     def canvas(self, height: int, width: int) -> Canvas:
-        """The grid padded at the bottom/right to sides that are multiples of 16; a side under
-        ``config.canvas`` is widened to it instead, the grid in the middle."""
+        """The grid padded at the bottom/right to sides that are multiples of 16 (at least 32);
+        a side under ``config.canvas`` is widened to that (rounded up the same way) instead,
+        with the grid in the middle."""
         if self.config.arch == "dcgan28":
             self.check_grid(height, width)
             return Canvas(height, width, 0, 0, (height, width))
@@ -277,7 +279,7 @@ class PixelCGAN(GANModel):
 
         def fit(n: int) -> tuple[int, int]:  # (canvas side, offset)
             if n < side:
-                full = -(-side // 16) * 16
+                full = max(32, -(-side // 16) * 16)
                 return full, (full - n) // 2
             return max(32, -(-n // 16) * 16), 0
 
