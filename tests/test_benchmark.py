@@ -160,3 +160,16 @@ def test_validation_wells_and_geocgan_alone(tiny, tmp_path):
     default_truth, _ = bp.truth_and_wells("channels", SIZE)
     assert not np.array_equal(truth, default_truth)
     assert np.array_equal(truth[wells.rows, wells.cols], wells.values)
+
+
+@pytest.mark.parametrize("size", [64, 256])
+def test_a_channel_truth_is_a_tile_of_a_field_as_large_as_the_training_image(size):
+    """So that it is a sample of the training image's tiles of its size, which the statistics
+    compare with (a 64² field made directly runs its channels across the whole grid)."""
+    truth, _ = bp.truth_and_wells("channels", size, 3001, 3101)
+    field = channel_field((256, 256), seed=3001, **bp.CHANNELS)
+    tiles = [
+        field[r : r + size, c : c + size] for r in range(0, 256, size) for c in range(0, 256, size)
+    ]
+    assert truth.shape == (size, size)
+    assert sum(np.array_equal(truth, t) for t in tiles) == 1

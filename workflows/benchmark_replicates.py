@@ -120,6 +120,8 @@ def settings_key(cfg: ReplicateConfig, case: str, checkpoint: Path) -> dict:
         "peers": None if b.peers is None else sorted(b.peers),
         "model": _sha256(checkpoint),
         "training_image": _sha256(b.channel_ti) if case == "channels" else None,
+        # how a channel truth is drawn (None: a field of the grid's size, as before 2026-11-26)
+        "truth": f"tile of {bp.CHANNEL_TRUTH_SIDE}²" if case == "channels" else None,
     }
 
 

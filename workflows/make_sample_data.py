@@ -62,6 +62,7 @@ MODEL = {
     "lr_d": 5e-4,
     "density": 0.005,
     "ema": 0.999,
+    "canvas": 96,  # grids under 96 px a side: the middle of a 96² field (development wells)
 }
 PATCH, FLIP = 128, "xy"  # training windows: side, random mirrors
 SPEC = FieldSpec("categorical", codes=[0, 1])
