@@ -95,6 +95,7 @@ CHANNEL_TRUTH_SIDE = 256  # channel truths are tiles of a field of the training 
 COVARIANCE = KnownCovariance("exponential", len_scale=16.0, variance=1.0)
 TRUTH_SEED, WELLS_SEED, TRAIN_SEED = 2024, 7, 100
 DENSITY = 0.005  # share of the truth's pixels taken as wells
+GAUSSIAN_PATCH = 96  # side of the Gaussian model's training patches
 GAUSSIAN_MODEL = {
     "arch": "fcn",
     "lam": 30.0,
@@ -109,7 +110,7 @@ GAUSSIAN_MODEL = {
     "lr_d": 5e-4,
     "density": DENSITY,
     "ema": 0.999,  # generate with the average of the generator's recent weights
-    "canvas": 96,  # grids under the training patch's side: generated in the middle of a 96² one
+    "canvas": GAUSSIAN_PATCH,  # smaller grids: generated in the middle of a training-patch field
 }
 GAUSSIAN_WEIGHTS = {  # loss weights of the Gaussian model that have a command-line option
     "lam": "λ, weight of the constraint term,",
@@ -141,7 +142,7 @@ class BenchConfig:
     train_epochs: int = 120
     train_steps: int = 40
     train_batch: int = 16
-    train_patch: int = 96
+    train_patch: int = GAUSSIAN_PATCH
     train_images: int = 4
     train_image_size: int = 512
     gaussian_model: dict = field(default_factory=lambda: dict(GAUSSIAN_MODEL))
