@@ -162,6 +162,16 @@ def test_validation_wells_and_geocgan_alone(tiny, tmp_path):
     assert np.array_equal(truth[wells.rows, wells.cols], wells.values)
 
 
+def test_holdout_n_sizes_the_leave_wells_out_ensembles_alone(tiny, tmp_path):
+    """--holdout-n: coverage judged with a larger ensemble (an exact one of n covers
+    0.9 (n - 1) / (n + 1)); the ensembles of every other statistic keep n."""
+    cfg = bp.replace(tiny, out=tmp_path / "h", cases=("gaussian",), peers=(), holdout_n=9)
+    (row,) = bp.run_benchmark(cfg, "pytest")
+    assert row["n"] == 3 and row["coverage_expected"] == pytest.approx(0.9 * 8 / 10)
+    assert "re-simulated with n = 9" in (cfg.out / "results.md").read_text()
+    assert bp.parse_args(["--holdout-n", "400"]).holdout_n == 400
+
+
 @pytest.mark.parametrize("size", [64, 256])
 def test_a_channel_truth_is_a_tile_of_a_field_as_large_as_the_training_image(size):
     """So that it is a sample of the training image's tiles of its size, which the statistics

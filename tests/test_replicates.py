@@ -137,6 +137,13 @@ def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # 
     (cfg.out / "summary.md").unlink()
     with pytest.raises(InputError, match=r"other settings \(n\); pass --overwrite"):
         br.run_replicates(replace(cfg, bench=replace(bench, n=4), jobs=1))
+    with pytest.raises(InputError, match=r"other settings \(holdout_n\); pass --overwrite"):
+        br.run_replicates(replace(cfg, bench=replace(bench, holdout_n=5), jobs=1))
+    # cases kept before holdout_n existed were made with the grid's n: still the same settings
+    for path in (cfg.out / "cases").glob("*.json"):
+        doc = json.loads(path.read_text())
+        assert doc["settings"].pop("holdout_n") == 0
+        path.write_text(json.dumps(doc))
     # --overwrite with the same settings keeps every case and writes the summary again
     ran.clear()
     br.run_replicates(replace(cfg, jobs=1, overwrite=True))
