@@ -42,6 +42,7 @@ from geocgan.metrics.geostats import (
     AXES,
     brier_score,
     conditional_correlation_check,
+    conditional_spread_check,
     connectivity_function,
     coverage,
     ensemble_spread,
@@ -55,6 +56,7 @@ from geocgan.metrics.geostats import (
 )
 from geocgan.metrics.plots_geostats import (
     plot_calibration,
+    plot_conditional_spread,
     plot_connectivity,
     plot_proportions,
     plot_variograms,
@@ -66,6 +68,7 @@ PLOT_FILES = {
     "proportions": "proportions.png",
     "connectivity": "connectivity.png",
     "calibration": "calibration.png",
+    "conditional_spread": "conditional_spread.png",
 }
 INTERVAL = (0.05, 0.95)  # leave-wells-out coverage interval (quantile levels)
 
@@ -321,7 +324,10 @@ def ensemble_statistics(
         facies, ``spanning_error``: largest |difference| of spanning shares), ``spread``, and
         ``conditional_correlation`` (the output of
         :func:`geocgan.metrics.geostats.conditional_correlation_check` plus ``mean_abs_error``
-        over lags). Entries that do not apply are None. Arrays are numpy; see :func:`to_json`.
+        over lags) and ``conditional_spread`` (the ensemble's standard deviation against simple
+        kriging's by distance to the nearest well,
+        :func:`geocgan.metrics.geostats.conditional_spread_check`). Entries that do not apply
+        are None. Arrays are numpy; see :func:`to_json`.
     """
     categorical = reference["categorical"]
     codes = reference["codes"]
@@ -382,8 +388,11 @@ def ensemble_statistics(
         "units": "bits (mean per-pixel entropy)" if categorical else "field units (mean std)",
         "prior_std": None if categorical else math.sqrt(reference["variance"]),
     }
-    stats["conditional_correlation"] = None
+    stats["conditional_correlation"] = stats["conditional_spread"] = None
     if known_covariance is not None and not categorical and len(arr) >= 3:
+        stats["conditional_spread"] = conditional_spread_check(
+            arr, wells.rows, wells.cols, known_covariance, seed=seed
+        )
         check = conditional_correlation_check(
             arr, wells.rows, wells.cols, known_covariance, lags=lags, n_pairs=n_pairs, seed=seed
         )
@@ -598,6 +607,10 @@ def _plots(stats: dict, reference: dict, out_dir: Path, holdout: dict | None) ->
         }
         paths["connectivity"] = plot_connectivity(
             curves, out_dir / PLOT_FILES["connectivity"], overwrite=True
+        )
+    if stats.get("conditional_spread") is not None:
+        paths["conditional_spread"] = plot_conditional_spread(
+            stats["conditional_spread"], out_dir / PLOT_FILES["conditional_spread"], overwrite=True
         )
     if holdout is not None:
         target = out_dir / PLOT_FILES["calibration"]
@@ -905,6 +918,9 @@ def _summary(stats: dict, held: dict | None) -> dict:
         "spanning_error": None if conn is None else conn["spanning_error"],
         "spread": stats["spread"]["value"],
         "conditional_correlation_error": None if corr is None else corr["mean_abs_error"],
+        "conditional_spread_error": None
+        if stats.get("conditional_spread") is None
+        else stats["conditional_spread"]["mean_abs_error"],
         "coverage": None if held is None else held.get("coverage"),
         "brier": None if held is None else held.get("brier"),
     }

@@ -138,6 +138,9 @@ def test_facies_store_evaluation_json_and_plots(facies_run, tmp_path):
     assert len(stats["variogram"]["lags"]["x"]) == SIZE // 2
     assert set(stats["connectivity"]["by_facies"]) == {"0", "1"}
     assert stats["conditional_correlation"] is None  # no covariance for facies
+    assert (
+        stats["conditional_spread"] is None and doc["summary"]["conditional_spread_error"] is None
+    )
 
     lwo = doc["leave_wells_out"]
     assert lwo["n_held_out"] == 4 and len(lwo["held_out"]) == 4
@@ -168,11 +171,19 @@ def test_continuous_store_with_known_covariance(continuous_run, tmp_path):
     assert doc["summary"]["conditional_correlation_error"] == pytest.approx(
         np.mean(corr["abs_error"])
     )
+    spread = stats["conditional_spread"]  # by distance to the nearest well
+    assert len(spread["ratio"]) == len(spread["edges"]) - 1 and spread["edges"][-1] is None
+    assert sum(spread["pixels"]) == SIZE * SIZE - len(r["wells"].rows)  # every non-well pixel
+    assert doc["summary"]["conditional_spread_error"] == spread["mean_abs_error"] > 0
     assert stats["proportions"] is None and stats["connectivity"] is None
     lwo = doc["leave_wells_out"]
     assert lwo["seed"] == 3 and 0 <= lwo["coverage"] <= 1
     assert lwo["expected_if_calibrated"] == pytest.approx(0.9 * (N - 1) / (N + 1))
-    assert sorted(p.name for p in out.glob("*.png")) == ["calibration.png", "variograms.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "calibration.png",
+        "conditional_spread.png",
+        "variograms.png",
+    ]
     _strict_json(out / STATS_FILE)
 
 

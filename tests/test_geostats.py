@@ -11,6 +11,7 @@ from geocgan.errors import ConstraintError, GeocganError, InputError, OutputExis
 from geocgan.metrics.geostats import (
     brier_score,
     conditional_correlation_check,
+    conditional_spread_check,
     connectivity_function,
     coverage,
     ensemble_correlation,
@@ -302,6 +303,28 @@ def test_conditional_correlation_check_exact_vs_wrong_ensemble():
     noise = np.random.default_rng(5).standard_normal((300, *shape))  # no spatial correlation
     bad = conditional_correlation_check(noise, rows, cols, exp_cov, lags=(1,), n_pairs=100)
     assert bad["abs_error"][0] > 0.5
+
+
+def test_conditional_spread_check_exact_vs_prior_ensemble():
+    """Exact conditional samples have the kriging std in every distance bin; samples of the
+    prior, which ignore the wells, are far too wide beside them and right far from them."""
+    shape, rows, cols = (20, 20), np.array([3, 9, 15, 16]), np.array([4, 11, 2, 17])
+    values = np.array([0.5, -1.0, 2.0, 0.0])
+    fields = conditional_samples(shape, rows, cols, values, 4000, 6)[0]
+    edges = (0, 1.5, 3, 6)
+    res = conditional_spread_check(fields, rows, cols, exp_cov, edges=edges)
+    assert res["pixels"].sum() == 400 - 4 and np.all(res["pixels"] > 0)  # all but the wells
+    assert np.all(np.diff(res["exact_std"]) > 0)  # kriging std grows away from the wells
+    np.testing.assert_allclose(res["ratio"], 1.0, atol=0.04)
+    assert res["mean_abs_error"] < 0.03
+    prior = gaussian_samples(shape, 4000, 7)
+    bad = conditional_spread_check(prior, rows, cols, exp_cov, edges=edges)
+    assert bad["ratio"][0] > 1.3 and bad["ratio"][-1] < 1.05 and bad["mean_abs_error"] > 0.15
+    assert np.isinf(bad["edges"][-1])
+    few = conditional_spread_check(fields, rows, cols, exp_cov, edges=(0, 1.5, 30), n_pixels=50)
+    assert few["pixels"].sum() == 50 and few["pixels"][-1] == 0 and np.isnan(few["ratio"][-1])
+    with pytest.raises(InputError, match="give at least 2 increasing distances"):
+        conditional_spread_check(fields, rows, cols, exp_cov, edges=(3, 1))
 
 
 def test_conditional_covariance_bad_inputs():

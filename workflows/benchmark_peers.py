@@ -345,6 +345,7 @@ def _row(case, size, method, run: PeerRun, stats: dict, lwo: dict, load: float) 
     """One CSV row: timings, honoring and the headline statistics (None where not applicable)."""
     hon, conn = stats["honoring"], stats["connectivity"]
     props, corr = stats["proportions"], stats["conditional_correlation"]
+    cspread = stats.get("conditional_spread")
     channel = conn["by_facies"][CHANNEL_CODE] if conn else None
     k = None if props is None else list(props["codes"]).index(CHANNEL_CODE)
     return {
@@ -373,6 +374,10 @@ def _row(case, size, method, run: PeerRun, stats: dict, lwo: dict, load: float) 
         "spanning_error": None if conn is None else conn["spanning_error"],
         "corr_error": None if corr is None else corr["mean_abs_error"],
         "corr_pair_error": None if corr is None else float(np.mean(corr["pair_abs_error"])),
+        # ensemble std / simple-kriging std beside the wells (<= 1.5 px), and |ratio - 1|
+        # averaged over distance bins (``conditional_spread_check``)
+        "std_ratio_near": None if cspread is None else float(cspread["ratio"][0]),
+        "std_ratio_error": None if cspread is None else cspread["mean_abs_error"],
         "n_held_out": lwo["n_held_out"],
         "coverage": lwo.get("coverage"),
         "coverage_expected": lwo.get("expected_if_calibrated"),
@@ -660,6 +665,8 @@ COLUMNS = {
         ("variogram_error", "variogram err"),
         ("corr_error", "cond. corr. err"),
         ("corr_pair_error", "per-pair corr. err"),
+        ("std_ratio_near", "std / kriging std ≤ 1.5 px"),
+        ("std_ratio_error", "std / kriging std err"),
         ("coverage", "coverage 5-95 %"),
         ("coverage_expected", "exact-ensemble coverage"),
         ("load_1min", "load"),
@@ -729,7 +736,10 @@ def _write_outputs(cfg, rows, details, examples, command, wall, loads) -> None:
         "targets: largest difference over facies); cond. corr. err = |exact - ensemble| of the "
         "mean conditional correlation of 200 random off-well pixel pairs per lag, averaged over "
         "lags 1, 3, 6, 12 px (per-pair: mean over pairs, includes sampling noise ~(1 - rho²) / "
-        "sqrt(n)); coverage = held-out wells inside the 5-95 % interval of the ensemble simulated "
+        "sqrt(n)); std / kriging std = the ensemble's std over the exact simple-kriging std at "
+        "4000 random off-well pixels, beside the wells (<= 1.5 px) and as |ratio - 1| averaged "
+        "over distance bins 0-1.5, 1.5-3, 3-6, 6-12, 12-24, > 24 px (an exact simulator: 1 and "
+        "0, up to sampling noise ~1/sqrt(2n)); coverage = held-out wells inside the 5-95 % interval of the ensemble simulated "
         "without them; Brier = multi-class Brier score of the facies probabilities there; "
         "spread = mean per-pixel std (Gaussian) or entropy in bits (channels).",
         "",

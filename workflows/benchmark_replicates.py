@@ -65,6 +65,8 @@ STATISTICS = {  # per case: (row key, label, lower is better)
         ("spread", "spread (std)", None),
         ("variogram_error", "variogram err", True),
         ("corr_error", "cond. corr. err", True),
+        ("std_ratio_near", "std / kriging std ≤ 1.5 px", None),
+        ("std_ratio_error", "std / kriging std err", True),
         ("coverage", "coverage 5-95 %", None),
     ],
     "channels": [
@@ -244,7 +246,7 @@ def _values(rows, case, size, method, key) -> np.ndarray:
     none: two methods' arrays line up case by case."""
     seeds = sorted({r["truth_seed"] for r in rows if r["case"] == case})
     found = {
-        r["truth_seed"]: r[key]
+        r["truth_seed"]: r.get(key)  # None too in cases kept before the statistic existed
         for r in rows
         if (r["case"], r["size"], r["method"]) == (case, size, method)
     }

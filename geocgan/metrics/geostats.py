@@ -736,6 +736,84 @@ def conditional_correlation_check(
     return {"lags": lags, **out}
 
 
+def conditional_spread_check(
+    fields,
+    rows,
+    cols,
+    cov_fn: Callable,
+    edges: Sequence[float] = (0, 1.5, 3, 6, 12, 24),
+    n_pixels: int = 4000,
+    seed: int = 0,
+) -> dict:
+    """Ensemble standard deviation against the exact simple-kriging one, by distance to the
+    nearest well.
+
+    A correct conditional simulator of a Gaussian field with covariance ``cov_fn`` has, at
+    every pixel, the standard deviation of simple kriging there, ``sqrt(C(0) - c^T K^-1 c)``
+    (:func:`simple_kriging_conditional_covariance`): small next to a well, the prior's far
+    from all. An ensemble can have the right mean spread (:func:`ensemble_spread`) and still
+    hold the field too tightly beside the wells and too loosely between them; this check
+    shows it, and with it why held-out wells fall outside the ensemble's interval.
+
+    Parameters
+    ----------
+    fields : np.ndarray of float, shape (n, H, W), n >= 3
+        Realizations conditioned to the wells.
+    rows, cols : np.ndarray of int, shape (m,)
+        Well pixels.
+    cov_fn : callable
+        Covariance of distance in pixels, vectorised, in field units squared.
+    edges : sequence of float, default (0, 1.5, 3, 6, 12, 24)
+        Distance bins (pixels): ``(edges[i], edges[i + 1]]``, the last one open-ended. Well
+        pixels (distance 0) are left out.
+    n_pixels : int, default 4000
+        Non-well pixels drawn at random to compare (all of them on a smaller grid).
+    seed : int, default 0
+        Seed of the pixel draw.
+
+    Returns
+    -------
+    dict
+        ``"edges"`` (B + 1,) with ``inf`` last; per bin (B,): ``"pixels"`` compared,
+        ``"exact_std"`` and ``"ensemble_std"`` (root mean variance over its pixels, field
+        units) and ``"ratio"`` (ensemble / exact; NaN for an empty bin); ``"mean_abs_error"``,
+        the mean of ``|ratio - 1|`` over the bins that hold pixels.
+    """
+    arr = _stack(fields, min_n=3, allow_2d=False)
+    grid = arr.shape[1:]
+    r, c = _wells(rows, cols, grid)
+    edges = np.asarray([*edges, np.inf], dtype=float)
+    if edges.ndim != 1 or edges.size < 3 or np.any(np.diff(edges) <= 0) or edges[0] < 0:
+        raise InputError(f"edges={edges[:-1].tolist()}: give at least 2 increasing distances >= 0.")
+    if n_pixels < 1:
+        raise InputError(f"n_pixels={n_pixels}: give at least 1.")
+    is_well = np.zeros(grid, dtype=bool)  # (H, W)
+    is_well[r, c] = True
+    free = np.argwhere(~is_well)  # (P_all, 2)
+    if len(free) == 0:
+        raise InputError("every pixel is a well: nothing to compare.")
+    pick = np.random.default_rng(seed).choice(len(free), min(n_pixels, len(free)), replace=False)
+    px = free[np.sort(pick)]  # (P, 2)
+    wells = np.stack([r, c], axis=1).astype(float)  # (m, 2)
+    near = np.sqrt(((px[:, None, :] - wells[None]) ** 2).sum(-1)).min(1)  # (P,)
+    exact_var = simple_kriging_conditional_covariance(grid, r, c, cov_fn, np.hstack([px, px]))[0]
+    ens_var = arr[:, px[:, 0], px[:, 1]].var(axis=0, ddof=1)  # (P,)
+    n_bins = edges.size - 1
+    out = {k: np.full(n_bins, np.nan) for k in ("exact_std", "ensemble_std", "ratio")}
+    out["pixels"] = np.zeros(n_bins, dtype=int)
+    for i in range(n_bins):
+        sel = (near > edges[i]) & (near <= edges[i + 1])
+        out["pixels"][i] = int(sel.sum())
+        if sel.any():
+            out["exact_std"][i] = np.sqrt(max(exact_var[sel].mean(), 0.0))
+            out["ensemble_std"][i] = np.sqrt(ens_var[sel].mean())
+            if out["exact_std"][i] > 0:
+                out["ratio"][i] = out["ensemble_std"][i] / out["exact_std"][i]
+    held = np.isfinite(out["ratio"])
+    mean_abs = float(np.mean(np.abs(out["ratio"][held] - 1))) if held.any() else float("nan")
+    return {"edges": edges, **out, "mean_abs_error": mean_abs}
+
+
 # --------------------------------------------------------------------------- leave-wells-out
 
 

@@ -159,6 +159,55 @@ def plot_connectivity(
     return _save(fig, path)
 
 
+def plot_conditional_spread(check: Mapping, path, *, overwrite: bool = False) -> Path:
+    """Ensemble vs exact (simple-kriging) standard deviation by distance to the nearest well.
+
+    Parameters
+    ----------
+    check : mapping
+        Output of ``conditional_spread_check``.
+    path : str or Path
+        Output PNG.
+    overwrite : bool, default False
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
+    edges = np.asarray(check["edges"], dtype=float)
+    if edges.size < 2 or len(check["exact_std"]) != edges.size - 1:
+        raise InputError("check is not an output of conditional_spread_check (bins and edges).")
+    path = _target(path, overwrite)
+    labels = [
+        f"{lo:g}–{hi:g}" if np.isfinite(hi) else f"> {lo:g}"
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    x = np.arange(len(labels))
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(x, check["exact_std"], marker="o", label="exact (simple kriging)")
+    ax.plot(x, check["ensemble_std"], marker="s", label="ensemble")
+    for xi, n, ratio in zip(x, check["pixels"], check["ratio"], strict=True):
+        if n:
+            ax.annotate(
+                f"×{ratio:.2f}",
+                (xi, 0),
+                textcoords="offset points",
+                xytext=(0, 4),
+                ha="center",
+                fontsize="small",
+            )
+    ax.set_xticks(x, labels)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("distance to the nearest well (pixels)")
+    ax.set_ylabel("conditional std (field units)")
+    ax.set_title("conditional spread: ensemble / exact", fontsize="medium")
+    ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
 def plot_calibration(
     fields,
     rows,
