@@ -10,7 +10,9 @@ Everything is measured on the raw generator output that ``geocgan simulate`` sto
   the training image;
 * ensemble spread (mean per-pixel standard deviation, or entropy for facies);
 * with a known covariance (a Gaussian case): the ensemble's conditional correlation at a few
-  lags against the exact simple-kriging one;
+  lags against the exact simple-kriging one, and its standard deviation against simple
+  kriging's by distance to the nearest well (held too tightly beside the wells, too loosely
+  between them);
 * leave-wells-out: ``holdout`` wells are dropped from the conditioning, the same checkpoint
   re-simulates the ensemble from the others (no retraining), and the held-out values are
   scored by the coverage of the 5-95 % interval (continuous) or the Brier score (facies).

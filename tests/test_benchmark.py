@@ -104,6 +104,7 @@ def test_tiny_benchmark_rows_and_outputs(tiny):
         "channel_statistics",
         "gaussian_correlation",
         "gaussian_coverage",
+        "gaussian_spread",
         "examples_gaussian_32",
         "examples_channels_32",
     ):

@@ -781,6 +781,7 @@ def _plot_all(out: Path, rows, details, examples) -> list[Path]:
     if "gaussian" in cases:
         paths.append(_plot_correlation(out / "gaussian_correlation.png", details))
         paths.append(_plot_coverage(out / "gaussian_coverage.png", rows))
+        paths.append(_plot_spread(out / "gaussian_spread.png", details))
     for (case, size), ex in examples.items():
         paths.append(_plot_examples(out / f"examples_{case}_{size}.png", case, size, ex))
     return paths
@@ -846,6 +847,30 @@ def _plot_correlation(path: Path, details) -> Path:
             ax.plot(corr["lags"], corr["ensemble"], marker="o", label=key.split("/")[2])
         ax.set_xlabel("lag (pixels)")
         ax.set_ylabel("mean conditional correlation (-)")
+        ax.set_title(f"gaussian {size}²")
+        ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def _plot_spread(path: Path, details) -> Path:
+    """Ensemble std / simple-kriging std by distance to the nearest well, per grid and method."""
+    keys = [k for k in details if k.startswith("gaussian/")]
+    sizes = sorted({int(k.split("/")[1]) for k in keys})
+    fig = Figure(figsize=(4.5 * len(sizes), 3.8), layout="constrained")
+    for ax, size in zip(np.atleast_1d(fig.subplots(1, len(sizes))), sizes, strict=True):
+        for key in keys:
+            if int(key.split("/")[1]) != size:
+                continue
+            check = details[key]["statistics"]["conditional_spread"]
+            edges = np.asarray(check["edges"], dtype=float)
+            mid = [
+                f"{lo:g}–{hi:g}" if np.isfinite(hi) else f">{lo:g}"
+                for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+            ]
+            ax.plot(mid, check["ratio"], marker="o", label=key.split("/")[2])
+        ax.axhline(1.0, color="k", linestyle="--", label="exact")
+        ax.set_xlabel("distance to the nearest well (pixels)")
+        ax.set_ylabel("ensemble std / kriging std (-)")
         ax.set_title(f"gaussian {size}²")
         ax.legend(fontsize="small")
     return _save(fig, path)
