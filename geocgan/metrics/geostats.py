@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.linalg
 import scipy.ndimage
+import scipy.spatial
 
 from geocgan.errors import ConstraintError, GeocganError, InputError
 
@@ -795,7 +796,7 @@ def conditional_spread_check(
     pick = np.random.default_rng(seed).choice(len(free), min(n_pixels, len(free)), replace=False)
     px = free[np.sort(pick)]  # (P, 2)
     wells = np.stack([r, c], axis=1).astype(float)  # (m, 2)
-    near = np.sqrt(((px[:, None, :] - wells[None]) ** 2).sum(-1)).min(1)  # (P,)
+    near = scipy.spatial.cKDTree(wells).query(px)[0]  # (P,) distance to the nearest well
     exact_var = simple_kriging_conditional_covariance(grid, r, c, cov_fn, np.hstack([px, px]))[0]
     ens_var = arr[:, px[:, 0], px[:, 1]].var(axis=0, ddof=1)  # (P,)
     n_bins = edges.size - 1
