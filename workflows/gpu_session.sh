@@ -20,6 +20,13 @@
 #        the whole training image's proportions) with lam_local 5 from the first step, seeds
 #        0, 1 and 2, and with lam_local 3, seed 1: a choice among seeds, and the recipe trained
 #        from the start instead of fine-tuned on the CPU;
+#      pinning (prepared 2026-11-26 13:20, not yet run): the Gaussian benchmark recipe
+#        (benchmark_peers.GAUSSIAN_MODEL, ngf 12) trained afresh as it is (lam_local 10, the
+#        control) and with lam_local 0, 3, and 0 with lam_moments 40: the 3x3-neighbourhood term
+#        pins a well's neighbours (0.43 of the kriging std within 1.5 px; discussion.md, "Later
+#        on 2026-11-26"), and a CPU fine-tune cannot drop it; judge the snapshots by
+#        benchmark_replicates.py --cases gaussian --peers --first-seed 5000 (std_ratio_* and
+#        corr_error);
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars); plan
@@ -97,6 +104,14 @@ seeds)
         train ch_ll5_s$i channels --set lam_local=5 --seed $i --snapshot-every 25 &
     done
     train ch_ll3_s1 channels --seed 1 --snapshot-every 25 &
+    ;;
+pinning)
+    runs="g_ll10 g_ll0 g_ll3 g_ll0_lm40"
+    g=(gaussian --ema 0.999 --snapshot-every 25)
+    train g_ll10 "${g[@]}" &
+    train g_ll0 "${g[@]}" --set lam_local=0 &
+    train g_ll3 "${g[@]}" --set lam_local=3 &
+    train g_ll0_lm40 "${g[@]}" --set lam_local=0 --set lam_moments=40 &
     ;;
 *) echo "unknown plan $plan" >>"$log" ;;
 esac
