@@ -76,6 +76,7 @@ from geocgan.fields import channel_field, gaussian_field
 from geocgan.io.checkpoint import load_model, read_checkpoint
 from geocgan.io.images import read_training_image
 from geocgan.metrics.geostats import neighbourhood_share, split_wells
+from geocgan.metrics.plots_geostats import distance_bin_labels
 from geocgan.models import build_model
 from geocgan.peers import (
     PEERS,
@@ -862,11 +863,7 @@ def _plot_spread(path: Path, details) -> Path:
             if int(key.split("/")[1]) != size:
                 continue
             check = details[key]["statistics"]["conditional_spread"]
-            edges = np.asarray(check["edges"], dtype=float)
-            mid = [
-                f"{lo:g}–{hi:g}" if np.isfinite(hi) else f">{lo:g}"
-                for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-            ]
+            mid = distance_bin_labels(check["edges"])
             ax.plot(mid, check["ratio"], marker="o", label=key.split("/")[2])
         ax.axhline(1.0, color="k", linestyle="--", label="exact")
         ax.set_xlabel("distance to the nearest well (pixels)")

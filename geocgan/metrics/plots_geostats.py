@@ -159,6 +159,15 @@ def plot_connectivity(
     return _save(fig, path)
 
 
+def distance_bin_labels(edges) -> list[str]:
+    """``"0–1.5", ..., "> 24"`` for bin edges in pixels (the last edge ``inf``, NaN or None)."""
+    edges = np.asarray(edges, dtype=float)
+    return [
+        f"{lo:g}–{hi:g}" if np.isfinite(hi) else f"> {lo:g}"
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
+
+
 def plot_conditional_spread(check: Mapping, path, *, overwrite: bool = False) -> Path:
     """Ensemble vs exact (simple-kriging) standard deviation by distance to the nearest well.
 
@@ -180,10 +189,7 @@ def plot_conditional_spread(check: Mapping, path, *, overwrite: bool = False) ->
     if edges.size < 2 or len(check["exact_std"]) != edges.size - 1:
         raise InputError("check is not an output of conditional_spread_check (bins and edges).")
     path = _target(path, overwrite)
-    labels = [
-        f"{lo:g}–{hi:g}" if np.isfinite(hi) else f"> {lo:g}"
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-    ]
+    labels = distance_bin_labels(edges)
     x = np.arange(len(labels))
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.subplots()
