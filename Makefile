@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint sample-data throughput lambda-quick benchmark benchmark-replicates clean
+.PHONY: setup demo test lint sample-data throughput lambda-quick benchmark benchmark-replicates benchmark-coverage clean
 
 setup: $(VENV)/.installed
 
@@ -41,6 +41,11 @@ benchmark: setup
 # the quality statistics over 8 independent truths and wells (two processes of one thread)
 benchmark-replicates: setup
 	$(PY) workflows/benchmark_replicates.py --replicates 8 --jobs 2
+
+# coverage judged against 90 %: the Gaussian cases with 400-member leave-wells-out ensembles
+benchmark-coverage: setup
+	$(PY) workflows/benchmark_replicates.py --cases gaussian --peers geone_fft --replicates 8 \
+		--jobs 2 --holdout-n 400 --out workflows/results/benchmark/coverage400
 
 clean:
 	rm -rf out runs .pytest_cache
