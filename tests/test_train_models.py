@@ -141,3 +141,35 @@ def test_export_writes_a_finished_model_with_the_generation_canvas(trained, tmp_
     assert tm.main(args) == 1 and "--overwrite" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a canvas is set on an export, not on a training run
         tm.main(["gaussian", "--canvas", "96", "--epochs", "1", "--run", str(tmp_path / "r")])
+
+
+def test_export_scales_the_noise_of_one_stage_and_records_the_gains(tmp_path, capsys):
+    """--noise-gain 0=1.5: the 1/8 stage's noise scale × 1.5 in both generators, nothing else
+    changed; a second export multiplies the recorded gains."""
+    torch.manual_seed(0)
+    src = build_model("pixel-cgan", {**TINY, "ema": 0.9}, FieldSpec())
+    src.train_step(torch.randn(2, 1, 32, 32), torch.Generator().manual_seed(1))
+    init = save_checkpoint(tmp_path / "s.safetensors", src, {"epoch": 1})
+    out, again = tmp_path / "g.safetensors", tmp_path / "g2.safetensors"
+    assert (
+        tm.main(["gaussian", "--export", str(init), "--to", str(out), "--noise-gain", "0=1.5"]) == 0
+    )
+    model, doc = load_model(out)
+    assert doc["noise_gains"] == {"0": 1.5}
+    for net in ("G", "G_ema"):
+        new, old = getattr(model, net).state_dict(), getattr(src, net).state_dict()
+        for key, value in new.items():
+            want = old[key] * 1.5 if key == "stages.0.noise_scale" else old[key]
+            torch.testing.assert_close(value, want)
+    assert (
+        tm.main(["gaussian", "--export", str(out), "--to", str(again), "--noise-gain", "0=2"]) == 0
+    )
+    assert read_checkpoint(again)[1]["noise_gains"] == {"0": 3.0}
+    bad = ["gaussian", "--export", str(init), "--to", str(tmp_path / "b.safetensors")]
+    assert tm.main([*bad, "--noise-gain", "4=1.5"]) == 1
+    assert "give a stage 0-3" in capsys.readouterr().err
+    assert not (tmp_path / "b.safetensors").exists()
+    with pytest.raises(SystemExit):  # malformed, and not on a training run
+        tm.main([*bad, "--noise-gain", "0:1.5"])
+    with pytest.raises(SystemExit):
+        tm.main(["gaussian", "--noise-gain", "0=2", "--epochs", "1", "--run", str(tmp_path / "r")])

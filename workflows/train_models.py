@@ -33,7 +33,8 @@ Run: ``python workflows/train_models.py channels --epochs 400 --run runs/gpu/cha
 [--ema 0.999]`` (patch and flip default to the case's recipe: 128² mirrored for the channels,
 96² for the Gaussian case)
 or ``python workflows/train_models.py channels --export SNAPSHOT --to PATH --note TEXT
-[--canvas N]`` (``--canvas``: the model's generation canvas, ``PixelCGANConfig.canvas``).
+[--canvas N] [--noise-gain STAGE=GAIN ...]`` (``--canvas``: the model's generation canvas,
+``PixelCGANConfig.canvas``; ``--noise-gain``: ``PixelCGAN.scale_noise``).
 """
 
 from __future__ import annotations
@@ -135,6 +136,17 @@ def start_weights(model, path: Path) -> None:
         model.G.load_state_dict(model.G_ema.state_dict())
 
 
+def noise_gain(text: str) -> tuple[int, float]:
+    """``STAGE=GAIN`` of ``--noise-gain``."""
+    stage, sep, gain = text.partition("=")
+    try:
+        return int(stage), float(gain)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--noise-gain takes STAGE=GAIN, e.g. 0=1.5, got {text!r}"
+        ) from None
+
+
 def model_setting(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` of ``--set``: a setting of ``PixelCGANConfig``, the value read as JSON
     (``8``, ``2.5``, ``true``) or as text, and checked against the setting's type."""
@@ -212,20 +224,36 @@ def main(argv: list[str] | None = None) -> int:
         help="with --export: the model's generation canvas (PixelCGANConfig.canvas), e.g. "
         "its training patch's side",
     )
+    p.add_argument(
+        "--noise-gain",
+        type=noise_gain,
+        action="append",
+        default=[],
+        metavar="STAGE=GAIN",
+        help="with --export: multiply the generator's noise scale at stage STAGE (0: 1/8 "
+        "resolution, 1: 1/4, 2: 1/2, 3: full) by GAIN (PixelCGAN.scale_noise); repeatable",
+    )
     p.add_argument("--overwrite", action="store_true", help="let --export replace --to")
     a = p.parse_args(argv)
     if a.export:
         if not a.to:
             p.error("--export needs --to")
         try:
-            export_model(a.export, a.to, a.note, canvas=a.canvas, overwrite=a.overwrite)
+            export_model(
+                a.export,
+                a.to,
+                a.note,
+                canvas=a.canvas,
+                noise_gains=dict(a.noise_gain),
+                overwrite=a.overwrite,
+            )
         except GeocganError as err:
             sys.stderr.write(f"error: {err}\n")
             return 1
         print(f"{a.export} -> {a.to}")
         return 0
-    if a.canvas is not None:
-        p.error("--canvas goes with --export; in training give --set canvas=N")
+    if a.canvas is not None or a.noise_gain:
+        p.error("--canvas and --noise-gain go with --export; in training give --set canvas=N")
     if a.epochs is None or a.run is None:
         p.error("training needs --epochs and --run")
     if a.start and a.init:

@@ -114,6 +114,7 @@ def export_model(
     note: str = "",
     *,
     canvas: int | None = None,
+    noise_gains: dict[int, float] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write the checkpoint ``source`` (a training checkpoint or snapshot) as a finished model.
@@ -121,7 +122,9 @@ def export_model(
     Weights only (no optimizer state), its epoch recorded as the run's last (``complete``),
     and the training description kept; ``note`` (how it was made or chosen) is stored as
     ``trained``. ``canvas`` sets the model's generation canvas (``PixelCGANConfig.canvas``;
-    None keeps the source's). Refuses to replace ``dest`` unless ``overwrite``.
+    None keeps the source's). ``noise_gains`` scales the generator's noise per stage
+    (``PixelCGAN.scale_noise``); the gains applied so far are recorded as ``noise_gains``.
+    Refuses to replace ``dest`` unless ``overwrite``.
     """
     dest = Path(dest)
     if dest.exists() and not overwrite:
@@ -135,9 +138,17 @@ def export_model(
         model.config = replace(model.config, canvas=canvas)  # validated by its __post_init__
     described = (
         *("training_images", "patch", "flip", "epoch", "step", "last"),
-        *("fine_tune", "started_from", "distilled_from"),
+        *("fine_tune", "started_from", "distilled_from", "noise_gains"),
     )
     keep = {k: doc[k] for k in described if k in doc}
+    if noise_gains:
+        if not hasattr(model, "scale_noise"):
+            raise CheckpointError(f"a {doc['model']} model has no noise gains to set")
+        model.scale_noise(noise_gains)
+        total = {int(k): v for k, v in keep.get("noise_gains", {}).items()}
+        for stage, gain in noise_gains.items():
+            total[stage] = total.get(stage, 1.0) * gain
+        keep["noise_gains"] = {str(k): v for k, v in sorted(total.items())}
     meta = {**keep, "train": {**doc.get("train", {}), "epochs": doc["epoch"]}, "complete": True}
     if note:
         meta["trained"] = note
