@@ -8,7 +8,8 @@ Two cases, each on square grids (64, 128, 256 pixels a side by default):
   geocgan uses ``gaussian_model.safetensors`` beside the results (trained on a few large
   unconditional fields: a generator of ngf 8 distilled from ``gaussian_model_ngf12.safetensors``,
   itself 120 epochs on a CPU and 155 more with an averaged generator on a GPU, see
-  ``workflows/results/gpu/README.md``); ``--train-gaussian`` trains one of ``GAUSSIAN_MODEL``'s
+  ``workflows/results/gpu/README.md``, with the noise of its 1/8-resolution stage × 1.5 after
+  training: ``train_models.py --export ... --noise-gain 0=1.5``); ``--train-gaussian`` trains one of ``GAUSSIAN_MODEL``'s
   settings here instead (cached under ``runs/benchmark/``, reused and resumed when present).
 * ``channels``: binary sinuous channels (1) in floodplain (0), the sample data's settings.
   Peer: geone DeeSse with the sample training image (TI), the one the channel model
