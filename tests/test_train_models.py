@@ -169,6 +169,10 @@ def test_export_scales_the_noise_of_one_stage_and_records_the_gains(tmp_path, ca
     assert tm.main([*bad, "--noise-gain", "4=1.5"]) == 1
     assert "give a stage 0-3" in capsys.readouterr().err
     assert not (tmp_path / "b.safetensors").exists()
+    before = model.G.stages[0].noise_scale.clone()
+    with pytest.raises(InputError, match="give a stage 0-3"):  # checked before any is applied
+        model.scale_noise({0: 2.0, 4: 1.5})
+    torch.testing.assert_close(model.G.stages[0].noise_scale, before)
     with pytest.raises(SystemExit):  # malformed, and not on a training run
         tm.main([*bad, "--noise-gain", "0:1.5"])
     with pytest.raises(SystemExit):

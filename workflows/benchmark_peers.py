@@ -827,17 +827,29 @@ def _plot_channel_errors(path: Path, rows) -> Path:
     return _save(fig, path)
 
 
-def _plot_correlation(path: Path, details) -> Path:
+def _gaussian_panels(details) -> tuple[Figure, list]:
+    """One panel per Gaussian grid, titled: ``(figure, [(ax, [(method, statistics), ...])])``."""
     keys = [k for k in details if k.startswith("gaussian/")]
     sizes = sorted({int(k.split("/")[1]) for k in keys})
     fig = Figure(figsize=(4.5 * len(sizes), 3.8), layout="constrained")
+    panels = []
     for ax, size in zip(np.atleast_1d(fig.subplots(1, len(sizes))), sizes, strict=True):
-        exact_drawn = False
-        for key in keys:
-            if int(key.split("/")[1]) != size:
-                continue
-            corr = details[key]["statistics"]["conditional_correlation"]
-            if not exact_drawn:
+        runs = [
+            (k.split("/")[2], details[k]["statistics"])
+            for k in keys
+            if int(k.split("/")[1]) == size
+        ]
+        ax.set_title(f"gaussian {size}²")
+        panels.append((ax, runs))
+    return fig, panels
+
+
+def _plot_correlation(path: Path, details) -> Path:
+    fig, panels = _gaussian_panels(details)
+    for ax, runs in panels:
+        for i, (method, stats) in enumerate(runs):
+            corr = stats["conditional_correlation"]
+            if i == 0:
                 ax.plot(
                     corr["lags"],
                     corr["exact"],
@@ -845,31 +857,23 @@ def _plot_correlation(path: Path, details) -> Path:
                     linestyle="--",
                     label="exact (simple kriging)",
                 )
-                exact_drawn = True
-            ax.plot(corr["lags"], corr["ensemble"], marker="o", label=key.split("/")[2])
+            ax.plot(corr["lags"], corr["ensemble"], marker="o", label=method)
         ax.set_xlabel("lag (pixels)")
         ax.set_ylabel("mean conditional correlation (-)")
-        ax.set_title(f"gaussian {size}²")
         ax.legend(fontsize="small")
     return _save(fig, path)
 
 
 def _plot_spread(path: Path, details) -> Path:
     """Ensemble std / simple-kriging std by distance to the nearest well, per grid and method."""
-    keys = [k for k in details if k.startswith("gaussian/")]
-    sizes = sorted({int(k.split("/")[1]) for k in keys})
-    fig = Figure(figsize=(4.5 * len(sizes), 3.8), layout="constrained")
-    for ax, size in zip(np.atleast_1d(fig.subplots(1, len(sizes))), sizes, strict=True):
-        for key in keys:
-            if int(key.split("/")[1]) != size:
-                continue
-            check = details[key]["statistics"]["conditional_spread"]
-            mid = distance_bin_labels(check["edges"])
-            ax.plot(mid, check["ratio"], marker="o", label=key.split("/")[2])
+    fig, panels = _gaussian_panels(details)
+    for ax, runs in panels:
+        for method, stats in runs:
+            check = stats["conditional_spread"]
+            ax.plot(distance_bin_labels(check["edges"]), check["ratio"], marker="o", label=method)
         ax.axhline(1.0, color="k", linestyle="--", label="exact")
         ax.set_xlabel("distance to the nearest well (pixels)")
         ax.set_ylabel("ensemble std / kriging std (-)")
-        ax.set_title(f"gaussian {size}²")
         ax.legend(fontsize="small")
     return _save(fig, path)
 

@@ -138,7 +138,7 @@ def start_weights(model, path: Path) -> None:
 
 def noise_gain(text: str) -> tuple[int, float]:
     """``STAGE=GAIN`` of ``--noise-gain``."""
-    stage, sep, gain = text.partition("=")
+    stage, _, gain = text.partition("=")
     try:
         return int(stage), float(gain)
     except ValueError:

@@ -338,14 +338,15 @@ class PixelCGAN(GANModel):
         """
         if self.config.arch != "fcn":
             raise InputError("noise gains are for the fcn generator's stages")
-        nets = [self.G] + ([self.G_ema] if self.config.ema else [])
-        for stage, gain in gains.items():
+        for stage, gain in gains.items():  # all checked before any is applied
             if not 0 <= stage < len(self.G.stages) or not gain > 0:
                 raise InputError(
                     f"noise gain {stage}={gain}: give a stage 0-{len(self.G.stages) - 1} "
                     "(1/8, 1/4, 1/2, full resolution) and a gain > 0"
                 )
-            with torch.no_grad():
+        nets = [self.G] + ([self.G_ema] if self.config.ema else [])
+        with torch.no_grad():
+            for stage, gain in gains.items():
                 for net in nets:
                     net.stages[stage].noise_scale.mul_(gain)
 
