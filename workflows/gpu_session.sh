@@ -26,7 +26,8 @@
 #        pins a well's neighbours (0.43 of the kriging std within 1.5 px; discussion.md, "Later
 #        on 2026-11-26"), and a CPU fine-tune cannot drop it; judge the snapshots by
 #        benchmark_replicates.py --cases gaussian --peers --first-seed 5000 (std_ratio_* and
-#        corr_error);
+#        corr_error); before the trainings, the GPU throughput of the benchmark's two trained
+#        models on their own canvases (throughput.py --model);
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars); plan
@@ -55,6 +56,13 @@ if [ "$plan" = explore ] || [ "$plan" = ema ]; then  # measured twice already; l
     echo "== throughput" >>"$log"
     timeout 150 python3 workflows/throughput.py --out "$out" >>"$log" 2>&1
     echo "throughput exit $?" >>"$log"
+fi
+if [ "$plan" = pinning ]; then  # the benchmark's two trained models, as the benchmark generates
+    for m in workflows/results/benchmark/gaussian_model.safetensors sample_data/channels.safetensors; do
+        echo "== throughput of $m" >>"$log"
+        timeout 75 python3 workflows/throughput.py --model "$m" --out "$out" >>"$log" 2>&1
+        echo "throughput exit $?" >>"$log"
+    done
 fi
 
 train() {
@@ -121,7 +129,7 @@ for run in $runs; do
     d=runs/gpu/$run
     [ -d "$d" ] || continue
     keep=5
-    case $plan in geometry | seeds) [ "${run#ch_}" != "$run" ] && keep=-3 ;; esac  # the last 3
+    case $plan in geometry | seeds) [ "${run#ch_}" != "$run" ] && keep=-3 ;; pinning) keep=4 ;; esac
     snaps=$(ls "$d"/*_epoch*.safetensors 2>/dev/null | python3 -c '
 import sys
 s, keep = sys.stdin.read().split(), int(sys.argv[1])

@@ -13,6 +13,10 @@ configuration (fcn, ngf=12, ndf=16, 4-layer PatchGAN):
   device (float32, and on a GPU also under bfloat16 autocast), i.e. what the sampler would
   reach if its per-realization noise cost nothing.
 
+With ``--model CK`` a trained model (a safetensors checkpoint, e.g. the benchmark's) is measured
+instead, generation only: realizations/s on the model's own canvas for each grid
+(``model.canvas``), which is what ``simulate`` and the benchmark pay.
+
 With ``--compile`` the generation rates are those of the ``torch.compile``d generator (the
 compilation, once per grid, happens in the warm-up). Writes
 ``workflows/results/throughput/<device>[_<threads>threads][_compiled].json`` and prints a
@@ -28,6 +32,7 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +40,7 @@ import torch
 
 from geocgan.constraints import FieldSpec, sample_constraints
 from geocgan.fields import channel_field
+from geocgan.io.checkpoint import load_model
 from geocgan.models import build_model
 from geocgan.simulate import auto_batch_size, simulate
 from geocgan.train import resolve_device
@@ -63,8 +69,13 @@ def train_rate(model, dev, batch: int, steps: int, size: int = 64) -> float:
     return steps * batch / (time.perf_counter() - t)
 
 
+def wells(size: int):
+    """0.5 % of a channel field's pixels: the constraints every rate is measured with."""
+    return sample_constraints(channel_field((size, size), seed=5), density=0.005, seed=1)
+
+
 def generate_rate(model, size: int, n: int, batch: int | None) -> float:
-    c = sample_constraints(channel_field((size, size), seed=5), density=0.005, seed=1)
+    c = wells(size)
     simulate(model, c, min(n, 64), batch_size=batch)  # warm-up
     times = []
     for rep in range(5):
@@ -77,10 +88,10 @@ def generate_rate(model, size: int, n: int, batch: int | None) -> float:
 def forward_rate(model, size: int, batch: int | None, dtype: torch.dtype | None) -> float:
     """Realizations/s of generator + decoding alone, noise drawn on the device."""
     dev = model.device
-    batch = batch or auto_batch_size(dev, size, size)
-    c = sample_constraints(channel_field((size, size), seed=5), density=0.005, seed=1)
-    cond = c.tensor(model.spec, device=dev).expand(batch, -1, -1, -1)
-    z = [torch.randn((batch, *s), device=dev) for s in model.noise_shapes(size, size)]
+    canvas = model.canvas(size, size)
+    batch = batch or auto_batch_size(dev, *canvas.shape)
+    cond = canvas.place(wells(size)).tensor(model.spec, device=dev).expand(batch, -1, -1, -1)
+    z = [torch.randn((batch, *s), device=dev) for s in model.noise_shapes(*canvas.shape)]
     autocast = torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None)
 
     def once():
@@ -108,12 +119,16 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--batch", type=int, default=None, help="realizations per forward pass")
     p.add_argument("--compile", action="store_true", help="generate through torch.compile")
+    p.add_argument("--model", type=Path, help="trained checkpoint to measure (generation only)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = resolve_device(a.device)
     gpu = dev.type == "cuda"
-    model = build_model("pixel-cgan", CONFIG, FieldSpec("categorical", [0, 1])).to(dev)
+    if a.model:
+        model, _ = load_model(a.model, device=dev)
+    else:
+        model = build_model("pixel-cgan", CONFIG, FieldSpec("categorical", [0, 1])).to(dev)
     res = {
         "device": torch.cuda.get_device_name(dev)
         if gpu
@@ -125,12 +140,14 @@ def main() -> None:
         "command": "python workflows/throughput.py"
         + (f" --threads {a.threads}" if a.threads else "")
         + (f" --batch {a.batch}" if a.batch else "")
-        + (" --compile" if a.compile else ""),
-        "config": CONFIG,
+        + (" --compile" if a.compile else "")
+        + (f" --model {a.model}" if a.model else ""),
+        "config": asdict(model.config) if a.model else CONFIG,
         "batch_size": a.batch or "auto (geocgan.simulate.auto_batch_size)",
     }
-    res["train_images_per_s_64"] = train_rate(model, dev, 16, 50 if gpu else 10)
-    if gpu:  # the sample model's setting, and larger batches of larger patches
+    if not a.model:
+        res["train_images_per_s_64"] = train_rate(model, dev, 16, 50 if gpu else 10)
+    if gpu and not a.model:  # the sample model's setting, and larger batches of larger patches
         res["train_images_per_s_96_batch16"] = train_rate(model, dev, 16, 50, size=96)
         res["train_images_per_s_128_batch64"] = train_rate(model, dev, 64, 50, size=128)
     model.eval()
@@ -148,6 +165,7 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     name = ("gpu" if gpu else "cpu") + (f"_{a.threads}threads" if a.threads and not gpu else "")
     name += "_compiled" if a.compile else ""
+    name += f"_{a.model.stem}" if a.model else ""
     (a.out / f"{name}.json").write_text(json.dumps(res, indent=1))
     print(f"| {res['device']} | value |\n|---|---|")
     for key, value in res.items():
