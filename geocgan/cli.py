@@ -571,6 +571,9 @@ def evaluate(
     ] = None,
     len_scale: Annotated[float, typer.Option(help="Length scale of --covariance, pixels.")] = 16.0,
     variance: Annotated[float, typer.Option(help="Variance (sill) of --covariance.")] = 1.0,
+    mean: Annotated[
+        float, typer.Option(help="Known mean of the --covariance case (simple kriging).")
+    ] = 0.0,
     channel_axis: Annotated[
         str, typer.Option(help="Channel direction for the spanning share: x (columns) or y (rows).")
     ] = "x",
@@ -596,7 +599,7 @@ def evaluate(
             checkpoint=model,
             known_covariance=None
             if covariance is None
-            else KnownCovariance(covariance, len_scale, variance),
+            else KnownCovariance(covariance, len_scale, variance, mean),
             channel_axis=channel_axis,
             device=device,
             overwrite=overwrite,

@@ -44,6 +44,7 @@ from geocgan.metrics.geostats import (
     AXES,
     brier_score,
     conditional_correlation_check,
+    conditional_mean_check,
     conditional_spread_check,
     connectivity_function,
     coverage,
@@ -88,11 +89,14 @@ class KnownCovariance:
         Length scale in pixels.
     variance : float, default 1.0
         Sill, field units squared.
+    mean : float, default 0.0
+        The field's mean, for the simple-kriging estimate the ensemble mean is checked against.
     """
 
     model: str = "exponential"
     len_scale: float = 16.0
     variance: float = 1.0
+    mean: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in COVARIANCE_MODELS:
@@ -103,6 +107,8 @@ class KnownCovariance:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise InputError(f"covariance {name}={value}: give a positive number.")
+        if not math.isfinite(self.mean):
+            raise InputError(f"covariance mean={self.mean}: give the field's finite mean.")
 
     def __call__(self, h: np.ndarray) -> np.ndarray:
         """Covariance at distances ``h`` (pixels), same shape out as in."""
@@ -305,7 +311,8 @@ def ensemble_statistics(
     wells : WellPixels
         The wells the ensemble was conditioned on.
     known_covariance : KnownCovariance, optional
-        Continuous fields: compute the conditional-correlation check against it.
+        Continuous fields: compute the conditional correlation, spread and mean checks
+        against it.
     lags : sequence of int, default (1, 3, 6, 12)
         Lags in pixels of the conditional-correlation check.
     n_pairs : int, default 200
@@ -328,8 +335,10 @@ def ensemble_statistics(
         :func:`geocgan.metrics.geostats.conditional_correlation_check` plus ``mean_abs_error``
         over lags) and ``conditional_spread`` (the ensemble's standard deviation against simple
         kriging's by distance to the nearest well,
-        :func:`geocgan.metrics.geostats.conditional_spread_check`). Entries that do not apply
-        are None. Arrays are numpy; see :func:`to_json`.
+        :func:`geocgan.metrics.geostats.conditional_spread_check`) and ``conditional_mean``
+        (the ensemble mean against the simple-kriging estimate, in kriging stds, by the same
+        bins: :func:`geocgan.metrics.geostats.conditional_mean_check`). Entries that do not
+        apply are None. Arrays are numpy; see :func:`to_json`.
     """
     categorical = reference["categorical"]
     codes = reference["codes"]
@@ -391,9 +400,19 @@ def ensemble_statistics(
         "prior_std": None if categorical else math.sqrt(reference["variance"]),
     }
     stats["conditional_correlation"] = stats["conditional_spread"] = None
+    stats["conditional_mean"] = None
     if known_covariance is not None and not categorical and len(arr) >= 3:
         stats["conditional_spread"] = conditional_spread_check(
             arr, wells.rows, wells.cols, known_covariance, seed=seed
+        )
+        stats["conditional_mean"] = conditional_mean_check(
+            arr,
+            wells.rows,
+            wells.cols,
+            wells.values,
+            known_covariance,
+            known_covariance.mean,
+            seed=seed,
         )
         check = conditional_correlation_check(
             arr, wells.rows, wells.cols, known_covariance, lags=lags, n_pairs=n_pairs, seed=seed
@@ -405,6 +424,7 @@ def ensemble_statistics(
                 "model": known_covariance.model,
                 "len_scale": known_covariance.len_scale,
                 "variance": known_covariance.variance,
+                "mean": known_covariance.mean,
             },
         }
     return stats
@@ -612,7 +632,10 @@ def _plots(stats: dict, reference: dict, out_dir: Path, holdout: dict | None) ->
         )
     if stats.get("conditional_spread") is not None:
         paths["conditional_spread"] = plot_conditional_spread(
-            stats["conditional_spread"], out_dir / PLOT_FILES["conditional_spread"], overwrite=True
+            stats["conditional_spread"],
+            out_dir / PLOT_FILES["conditional_spread"],
+            mean_check=stats.get("conditional_mean"),
+            overwrite=True,
         )
     if holdout is not None:
         target = out_dir / PLOT_FILES["calibration"]
@@ -923,6 +946,9 @@ def _summary(stats: dict, held: dict | None) -> dict:
         "conditional_spread_error": None
         if stats.get("conditional_spread") is None
         else stats["conditional_spread"]["mean_abs_error"],
+        "conditional_mean_bias": None
+        if stats.get("conditional_mean") is None
+        else stats["conditional_mean"]["rms_bias"],
         "coverage": None if held is None else held.get("coverage"),
         "brier": None if held is None else held.get("brier"),
     }

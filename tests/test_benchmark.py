@@ -86,9 +86,13 @@ def test_tiny_benchmark_rows_and_outputs(tiny):
             assert r["brier"] == "" and r["proportion_error"] == ""
             assert 0 <= float(r["coverage"]) <= 1 and float(r["corr_error"]) >= 0
             assert float(r["std_ratio_near"]) > 0 and float(r["std_ratio_error"]) >= 0
+            assert float(r["mean_bias"]) >= 0
             assert float(r["coverage_expected"]) == pytest.approx(0.9 * 2 / 4)
         else:
-            assert r["coverage"] == r["std_ratio_error"] == "" and 0 <= float(r["brier"]) <= 2
+            assert (
+                r["coverage"] == r["std_ratio_error"] == r["mean_bias"] == ""
+                and 0 <= float(r["brier"]) <= 2
+            )
             assert 0 <= float(r["neighbourhood_share"]) <= 1
             assert 0 < float(r["neighbourhood_share_truth"]) <= 1
             assert float(r["channel_proportion_ti"]) == pytest.approx(0.28, abs=0.03)

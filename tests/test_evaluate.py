@@ -175,6 +175,9 @@ def test_continuous_store_with_known_covariance(continuous_run, tmp_path):
     assert len(spread["ratio"]) == len(spread["edges"]) - 1 and spread["edges"][-1] is None
     assert sum(spread["pixels"]) == SIZE * SIZE - len(r["wells"].rows)  # every non-well pixel
     assert doc["summary"]["conditional_spread_error"] == spread["mean_abs_error"] > 0
+    cmean = stats["conditional_mean"]  # ensemble mean against the kriging estimate, same bins
+    assert cmean["pixels"] == spread["pixels"] and cmean["sampling_z2"] == pytest.approx(1 / N)
+    assert doc["summary"]["conditional_mean_bias"] == cmean["rms_bias"] >= 0
     assert stats["proportions"] is None and stats["connectivity"] is None
     lwo = doc["leave_wells_out"]
     assert lwo["seed"] == 3 and 0 <= lwo["coverage"] <= 1
@@ -259,6 +262,8 @@ def test_training_image_and_covariance_errors():
         KnownCovariance("cubic")
     with pytest.raises(InputError, match="len_scale=0.0: give a positive number"):
         KnownCovariance("exponential", 0.0)
+    with pytest.raises(InputError, match="give the field's finite mean"):
+        KnownCovariance("exponential", 4.0, 1.0, float("nan"))
     np.testing.assert_allclose(
         KnownCovariance("exponential", 4.0, 2.0)([0.0, 4.0]), [2.0, 2 / np.e]
     )

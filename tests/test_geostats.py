@@ -11,6 +11,7 @@ from geocgan.errors import ConstraintError, GeocganError, InputError, OutputExis
 from geocgan.metrics.geostats import (
     brier_score,
     conditional_correlation_check,
+    conditional_mean_check,
     conditional_spread_check,
     connectivity_function,
     coverage,
@@ -19,6 +20,7 @@ from geocgan.metrics.geostats import (
     facies_proportions,
     honoring,
     proportion_error,
+    simple_kriging,
     simple_kriging_conditional_covariance,
     spanning_fraction,
     split_wells,
@@ -27,6 +29,7 @@ from geocgan.metrics.geostats import (
 )
 from geocgan.metrics.plots_geostats import (
     plot_calibration,
+    plot_conditional_spread,
     plot_connectivity,
     plot_proportions,
     plot_variograms,
@@ -325,6 +328,53 @@ def test_conditional_spread_check_exact_vs_prior_ensemble():
     assert few["pixels"].sum() == 50 and few["pixels"][-1] == 0 and np.isnan(few["ratio"][-1])
     with pytest.raises(InputError, match="give at least 2 increasing distances"):
         conditional_spread_check(fields, rows, cols, exp_cov, edges=(3, 1))
+
+
+def test_simple_kriging_is_the_exact_conditional_mean_and_variance():
+    shape, rows, cols = (6, 6), np.array([1, 4]), np.array([2, 3])
+    values = np.array([1.0, -1.0])
+    fields, cov, wells = conditional_samples(shape, rows, cols, values - 0.5, 1, 0)
+    every = np.argwhere(np.ones(shape, dtype=bool))  # (36, 2)
+    est, var = simple_kriging(shape, rows, cols, values, exp_cov, every, mean=0.5)
+    k_ww = cov[np.ix_(wells, wells)]
+    np.testing.assert_allclose(est, 0.5 + cov[:, wells] @ np.linalg.solve(k_ww, values - 0.5))
+    cond = cov - cov[:, wells] @ np.linalg.solve(k_ww, cov[wells])
+    np.testing.assert_allclose(var, np.diag(cond), atol=1e-12)
+    np.testing.assert_allclose(est[wells], values)  # a well keeps its value, with no variance
+    np.testing.assert_allclose(var[wells], 0.0, atol=1e-12)
+    with pytest.raises(InputError, match=r"pixel 0: \[6, 0\] lies outside the 6x6 grid"):
+        simple_kriging(shape, rows, cols, values, exp_cov, np.array([[6, 0]]))
+    with pytest.raises(InputError, match=r"pixels must be a \(P, 2\) integer array"):
+        simple_kriging(shape, rows, cols, values, exp_cov, np.array([[0.5, 1.0]]))
+
+
+def test_conditional_mean_check_exact_vs_shifted_ensemble(tmp_path):
+    """Exact conditional samples are centred on the kriging estimate (z^2 = 1/n, no bias);
+    the same samples shifted by 0.3 field units are biased by 0.3 kriging stds far from the
+    wells, where the kriging std is about the prior's 1, and by more beside them."""
+    shape, rows, cols = (20, 20), np.array([3, 9, 15, 16]), np.array([4, 11, 2, 17])
+    values = np.array([0.5, -1.0, 2.0, 0.0])
+    fields = conditional_samples(shape, rows, cols, values, 400, 8)[0]
+    edges = (0, 1.5, 3, 6)
+    res = conditional_mean_check(fields, rows, cols, values, exp_cov, edges=edges)
+    assert res["pixels"].sum() == 400 - 4 and res["sampling_z2"] == 1 / 400
+    np.testing.assert_allclose(res["z2"], 1 / 400, rtol=0.5)
+    assert res["rms_bias"] < 0.03 and np.all(res["bias"] < 0.04)
+    bad = conditional_mean_check(fields + 0.3, rows, cols, values, exp_cov, edges=edges)
+    assert 0.25 < bad["bias"][-1] < 0.4 and bad["bias"][0] > bad["bias"][-1]
+    assert bad["rms_bias"] > 0.25
+    moved = conditional_mean_check(fields + 0.3, rows, cols, values + 0.3, exp_cov, mean=0.3)
+    assert moved["rms_bias"] < 0.03  # the same field about a known mean of 0.3
+    spread = conditional_spread_check(fields + 0.3, rows, cols, exp_cov, edges=edges)
+    png = plot_conditional_spread(spread, tmp_path / "spread.png", mean_check=bad)
+    assert png.stat().st_size > 0
+    coarse = conditional_mean_check(fields, rows, cols, values, exp_cov, edges=(0, 3))
+    with pytest.raises(InputError, match="other distance bins than check"):
+        plot_conditional_spread(spread, tmp_path / "other.png", mean_check=coarse)
+    with pytest.raises(InputError, match="give the field's finite mean"):
+        conditional_mean_check(fields, rows, cols, values, exp_cov, mean=np.nan)
+    with pytest.raises(ConstraintError, match="values has shape"):
+        conditional_mean_check(fields, rows, cols, values[:2], exp_cov)
 
 
 def test_conditional_covariance_bad_inputs():

@@ -347,7 +347,7 @@ def _row(case, size, method, run: PeerRun, stats: dict, lwo: dict, load: float) 
     """One CSV row: timings, honoring and the headline statistics (None where not applicable)."""
     hon, conn = stats["honoring"], stats["connectivity"]
     props, corr = stats["proportions"], stats["conditional_correlation"]
-    cspread = stats.get("conditional_spread")
+    cspread, cmean = stats.get("conditional_spread"), stats.get("conditional_mean")
     channel = conn["by_facies"][CHANNEL_CODE] if conn else None
     k = None if props is None else list(props["codes"]).index(CHANNEL_CODE)
     return {
@@ -380,6 +380,9 @@ def _row(case, size, method, run: PeerRun, stats: dict, lwo: dict, load: float) 
         # averaged over distance bins (``conditional_spread_check``)
         "std_ratio_near": None if cspread is None else float(cspread["ratio"][0]),
         "std_ratio_error": None if cspread is None else cspread["mean_abs_error"],
+        # RMS of (ensemble mean - simple-kriging estimate) / kriging std, the sampling error of
+        # n taken out (``conditional_mean_check``): a biased conditional mean
+        "mean_bias": None if cmean is None else cmean["rms_bias"],
         "n_held_out": lwo["n_held_out"],
         "coverage": lwo.get("coverage"),
         "coverage_expected": lwo.get("expected_if_calibrated"),
@@ -669,6 +672,7 @@ COLUMNS = {
         ("corr_pair_error", "per-pair corr. err"),
         ("std_ratio_near", "std / kriging std ≤ 1.5 px"),
         ("std_ratio_error", "std / kriging std err"),
+        ("mean_bias", "mean bias (kriging stds)"),
         ("coverage", "coverage 5-95 %"),
         ("coverage_expected", "exact-ensemble coverage"),
         ("load_1min", "load"),

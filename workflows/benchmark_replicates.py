@@ -67,6 +67,7 @@ STATISTICS = {  # per case: (row key, label, lower is better)
         ("corr_error", "cond. corr. err", True),
         ("std_ratio_near", "std / kriging std ≤ 1.5 px", None),
         ("std_ratio_error", "std / kriging std err", True),
+        ("mean_bias", "mean bias (kriging stds)", True),
         ("coverage", "coverage 5-95 %", None),
     ],
     "channels": [

@@ -135,6 +135,23 @@ def _pairs(pairs, grid_shape: tuple[int, int]) -> np.ndarray:
     return p.astype(np.int64)
 
 
+def _pixels(pixels, grid_shape: tuple[int, int]) -> np.ndarray:
+    """Validate a ``(P, 2)`` array of pixels ``(row, col)``."""
+    p = np.asarray(pixels)
+    if p.ndim != 2 or p.shape[1] != 2 or p.shape[0] == 0 or not np.issubdtype(p.dtype, np.integer):
+        raise InputError(
+            f"pixels must be a (P, 2) integer array of (row, col); got shape {p.shape}, "
+            f"dtype {p.dtype}."
+        )
+    bad = np.flatnonzero(np.any((p < 0) | (p >= np.array(grid_shape)), axis=1))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(
+            f"pixel {i}: {p[i].tolist()} lies outside the {grid_shape[0]}x{grid_shape[1]} grid."
+        )
+    return p.astype(np.int64)
+
+
 # --------------------------------------------------------------------------- proportions
 
 
@@ -569,6 +586,70 @@ def _eval_cov(cov_fn: Callable, dist: np.ndarray) -> np.ndarray:
     return cov
 
 
+def _dist(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pixel distances ``(P, Q)`` between points ``x`` ``(P, 2)`` and ``y`` ``(Q, 2)``."""
+    return np.sqrt(np.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1))
+
+
+def _kriging_system(wells: np.ndarray, cov_fn: Callable) -> tuple[float, tuple]:
+    """Prior variance ``C(0)`` and the Cholesky factor of the wells' covariance matrix ``K``."""
+    if np.unique(wells, axis=0).shape[0] != wells.shape[0]:
+        raise ConstraintError("two wells share one pixel; merge them before kriging.")
+    prior_var = float(_eval_cov(cov_fn, np.zeros(1))[0])
+    if not prior_var > 0:
+        raise InputError(f"cov_fn(0) = {prior_var}; the variance must be positive.")
+    try:
+        return prior_var, scipy.linalg.cho_factor(_eval_cov(cov_fn, _dist(wells, wells)))
+    except np.linalg.LinAlgError as err:
+        raise InputError(
+            "the covariance matrix of the wells is not positive definite; check cov_fn "
+            "(a valid covariance model) and the well pixels."
+        ) from err
+
+
+def simple_kriging(
+    grid_shape: tuple[int, int], rows, cols, values, cov_fn: Callable, pixels, mean: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simple-kriging estimate and variance at pixels: the exact conditional mean and variance
+    of a Gaussian field with known mean and covariance, given the wells.
+
+    ``m + c^T K^-1 (v - m)`` and ``C(0) - c^T K^-1 c``, with ``K`` the covariance among wells,
+    ``c`` the covariances between the wells and the pixel, ``v`` the well values and ``m`` the
+    field's mean. Isotropic: ``cov_fn`` of the Euclidean pixel distance.
+
+    Parameters
+    ----------
+    grid_shape : tuple of int
+        ``(H, W)`` of the grid.
+    rows, cols : np.ndarray of int, shape (m,)
+        Well pixels (distinct).
+    values : np.ndarray of float, shape (m,)
+        Well values (field units).
+    cov_fn : callable
+        ``cov_fn(h) -> C(h)``, vectorised over distances in pixels; field units squared.
+    pixels : np.ndarray of int, shape (P, 2)
+        ``(row, col)`` of the pixels to estimate.
+    mean : float, default 0.0
+        The field's mean, known (simple kriging).
+
+    Returns
+    -------
+    estimate : np.ndarray, shape (P,)
+        Conditional mean (field units); a well's value at a well.
+    variance : np.ndarray, shape (P,)
+        Conditional variance (field units squared), 0 up to rounding at a well.
+    """
+    grid_shape = tuple(int(s) for s in grid_shape)
+    r, c, v = _wells(rows, cols, grid_shape, values)
+    px = _pixels(pixels, grid_shape)
+    wells = np.stack([r, c], axis=1).astype(float)  # (m, 2)
+    prior_var, chol = _kriging_system(wells, cov_fn)
+    c_p = _eval_cov(cov_fn, _dist(wells, px.astype(float)))  # (m, P)
+    w = scipy.linalg.cho_solve(chol, c_p)  # K^-1 c, (m, P)
+    estimate = mean + w.T @ (np.asarray(v, dtype=float) - mean)
+    return estimate, prior_var - np.sum(c_p * w, axis=0)
+
+
 def simple_kriging_conditional_covariance(
     grid_shape: tuple[int, int], rows, cols, cov_fn: Callable, pairs
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -603,24 +684,9 @@ def simple_kriging_conditional_covariance(
     r, c = _wells(rows, cols, grid_shape)
     p = _pairs(pairs, grid_shape)
     wells = np.stack([r, c], axis=1).astype(float)  # (m, 2)
-    if np.unique(wells, axis=0).shape[0] != wells.shape[0]:
-        raise ConstraintError("two wells share one pixel; merge them before kriging.")
-
-    def dist(x, y):  # (P, 2), (Q, 2) -> (P, Q) pixel distances
-        return np.sqrt(np.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1))
-
     a, b = p[:, :2].astype(float), p[:, 2:].astype(float)  # (P, 2) each
-    prior_var = float(_eval_cov(cov_fn, np.zeros(1))[0])
-    if not prior_var > 0:
-        raise InputError(f"cov_fn(0) = {prior_var}; the variance must be positive.")
-    try:
-        chol = scipy.linalg.cho_factor(_eval_cov(cov_fn, dist(wells, wells)))  # K, (m, m)
-    except np.linalg.LinAlgError as err:
-        raise InputError(
-            "the covariance matrix of the wells is not positive definite; check cov_fn "
-            "(a valid covariance model) and the well pixels."
-        ) from err
-    c_a, c_b = _eval_cov(cov_fn, dist(wells, a)), _eval_cov(cov_fn, dist(wells, b))  # (m, P)
+    prior_var, chol = _kriging_system(wells, cov_fn)
+    c_a, c_b = _eval_cov(cov_fn, _dist(wells, a)), _eval_cov(cov_fn, _dist(wells, b))  # (m, P)
     w_a, w_b = scipy.linalg.cho_solve(chol, c_a), scipy.linalg.cho_solve(chol, c_b)  # K^-1 c
     cov = _eval_cov(cov_fn, np.linalg.norm(a - b, axis=1)) - np.sum(c_a * w_b, axis=0)  # (P,)
     var_a = prior_var - np.sum(c_a * w_a, axis=0)  # (P,)
@@ -737,6 +803,31 @@ def conditional_correlation_check(
     return {"lags": lags, **out}
 
 
+def _pixels_by_distance(
+    grid: tuple[int, int], r: np.ndarray, c: np.ndarray, edges, n_pixels: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Up to ``n_pixels`` random non-well pixels and their distance bins to the nearest well.
+
+    Returns the edges with ``inf`` appended, the pixels ``(P, 2)`` and one mask ``(P,)`` per
+    bin ``(edges[i], edges[i + 1]]``.
+    """
+    edges = np.asarray([*edges, np.inf], dtype=float)
+    if edges.ndim != 1 or edges.size < 3 or np.any(np.diff(edges) <= 0) or edges[0] < 0:
+        raise InputError(f"edges={edges[:-1].tolist()}: give at least 2 increasing distances >= 0.")
+    if n_pixels < 1:
+        raise InputError(f"n_pixels={n_pixels}: give at least 1.")
+    is_well = np.zeros(grid, dtype=bool)  # (H, W)
+    is_well[r, c] = True
+    free = np.argwhere(~is_well)  # (P_all, 2)
+    if len(free) == 0:
+        raise InputError("every pixel is a well: nothing to compare.")
+    pick = np.random.default_rng(seed).choice(len(free), min(n_pixels, len(free)), replace=False)
+    px = free[np.sort(pick)]  # (P, 2)
+    near = scipy.spatial.cKDTree(np.stack([r, c], axis=1)).query(px)[0]  # (P,) to nearest well
+    bins = [(near > lo) & (near <= hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    return edges, px, bins
+
+
 def conditional_spread_check(
     fields,
     rows,
@@ -783,28 +874,13 @@ def conditional_spread_check(
     arr = _stack(fields, min_n=3, allow_2d=False)
     grid = arr.shape[1:]
     r, c = _wells(rows, cols, grid)
-    edges = np.asarray([*edges, np.inf], dtype=float)
-    if edges.ndim != 1 or edges.size < 3 or np.any(np.diff(edges) <= 0) or edges[0] < 0:
-        raise InputError(f"edges={edges[:-1].tolist()}: give at least 2 increasing distances >= 0.")
-    if n_pixels < 1:
-        raise InputError(f"n_pixels={n_pixels}: give at least 1.")
-    is_well = np.zeros(grid, dtype=bool)  # (H, W)
-    is_well[r, c] = True
-    free = np.argwhere(~is_well)  # (P_all, 2)
-    if len(free) == 0:
-        raise InputError("every pixel is a well: nothing to compare.")
-    pick = np.random.default_rng(seed).choice(len(free), min(n_pixels, len(free)), replace=False)
-    px = free[np.sort(pick)]  # (P, 2)
-    wells = np.stack([r, c], axis=1).astype(float)  # (m, 2)
-    near = scipy.spatial.cKDTree(wells).query(px)[0]  # (P,) distance to the nearest well
+    edges, px, bins = _pixels_by_distance(grid, r, c, edges, n_pixels, seed)
     exact_var = simple_kriging_conditional_covariance(grid, r, c, cov_fn, np.hstack([px, px]))[0]
     ens_var = arr[:, px[:, 0], px[:, 1]].var(axis=0, ddof=1)  # (P,)
     n_bins = edges.size - 1
     out = {k: np.full(n_bins, np.nan) for k in ("exact_std", "ensemble_std", "ratio")}
-    out["pixels"] = np.zeros(n_bins, dtype=int)
-    for i in range(n_bins):
-        sel = (near > edges[i]) & (near <= edges[i + 1])
-        out["pixels"][i] = int(sel.sum())
+    out["pixels"] = np.array([int(sel.sum()) for sel in bins])
+    for i, sel in enumerate(bins):
         if sel.any():
             out["exact_std"][i] = np.sqrt(max(exact_var[sel].mean(), 0.0))
             out["ensemble_std"][i] = np.sqrt(ens_var[sel].mean())
@@ -813,6 +889,87 @@ def conditional_spread_check(
     held = np.isfinite(out["ratio"])
     mean_abs = float(np.mean(np.abs(out["ratio"][held] - 1))) if held.any() else float("nan")
     return {"edges": edges, **out, "mean_abs_error": mean_abs}
+
+
+def conditional_mean_check(
+    fields,
+    rows,
+    cols,
+    values,
+    cov_fn: Callable,
+    mean: float = 0.0,
+    edges: Sequence[float] = (0, 1.5, 3, 6, 12, 24),
+    n_pixels: int = 4000,
+    seed: int = 0,
+) -> dict:
+    """Ensemble mean against the exact simple-kriging mean, in kriging standard deviations, by
+    distance to the nearest well.
+
+    A correct conditional simulator of a Gaussian field with known mean and covariance is
+    centred, at every pixel, on the simple-kriging estimate (:func:`simple_kriging`). The
+    ensemble mean of ``n`` exact samples misses it only by sampling error: ``z = (ensemble
+    mean - estimate) / kriging std`` has ``E[z^2] = 1 / n``. What ``z^2`` has beyond that is
+    a bias of the conditional mean, which no spread can make up: held-out values then fall
+    outside the ensemble's interval more often than its level says, even where the ensemble
+    has the kriging std (:func:`conditional_spread_check`).
+
+    Parameters
+    ----------
+    fields : np.ndarray of float, shape (n, H, W), n >= 3
+        Realizations conditioned to the wells.
+    rows, cols : np.ndarray of int, shape (m,)
+        Well pixels.
+    values : np.ndarray of float, shape (m,)
+        Well values.
+    cov_fn : callable
+        Covariance of distance in pixels, vectorised, in field units squared.
+    mean : float, default 0.0
+        The field's known mean.
+    edges : sequence of float, default (0, 1.5, 3, 6, 12, 24)
+        Distance bins (pixels): ``(edges[i], edges[i + 1]]``, the last one open-ended. Well
+        pixels are left out.
+    n_pixels : int, default 4000
+        Non-well pixels drawn at random to compare (all of them on a smaller grid).
+    seed : int, default 0
+        Seed of the pixel draw (the same pixels as :func:`conditional_spread_check`'s).
+
+    Returns
+    -------
+    dict
+        ``"edges"`` (B + 1,) with ``inf`` last; per bin (B,): ``"pixels"`` compared, ``"z2"``
+        (mean of ``z^2`` over its pixels) and ``"bias"`` (``sqrt(max(z2 - 1/n, 0))``: the
+        root-mean-square bias in kriging stds, sampling error taken out; NaN for an empty
+        bin); over all pixels: ``"z2_all"``, ``"rms_bias"`` likewise, and ``"sampling_z2"``
+        (``1 / n``, what an exact ensemble has).
+    """
+    arr = _stack(fields, min_n=3, allow_2d=False)
+    grid = arr.shape[1:]
+    r, c, v = _wells(rows, cols, grid, values)
+    if not np.isfinite(mean):
+        raise InputError(f"mean={mean}: give the field's finite mean.")
+    edges, px, bins = _pixels_by_distance(grid, r, c, edges, n_pixels, seed)
+    estimate, variance = simple_kriging(grid, r, c, v, cov_fn, px, mean=mean)
+    z2 = (arr[:, px[:, 0], px[:, 1]].mean(axis=0) - estimate) ** 2 / np.maximum(
+        variance, 1e-12 * float(_eval_cov(cov_fn, np.zeros(1))[0])
+    )  # (P,)
+    sampling = 1.0 / arr.shape[0]
+
+    def bias(x: float) -> float:
+        return float(np.sqrt(max(x - sampling, 0.0)))
+
+    out = {
+        "pixels": np.array([int(sel.sum()) for sel in bins]),
+        "z2": np.array([z2[sel].mean() if sel.any() else np.nan for sel in bins]),
+    }
+    out["bias"] = np.array([bias(x) if np.isfinite(x) else np.nan for x in out["z2"]])
+    z2_all = float(z2.mean())
+    return {
+        "edges": edges,
+        **out,
+        "z2_all": z2_all,
+        "rms_bias": bias(z2_all),
+        "sampling_z2": sampling,
+    }
 
 
 # --------------------------------------------------------------------------- leave-wells-out

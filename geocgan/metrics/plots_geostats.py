@@ -168,8 +168,11 @@ def distance_bin_labels(edges) -> list[str]:
     ]
 
 
-def plot_conditional_spread(check: Mapping, path, *, overwrite: bool = False) -> Path:
-    """Ensemble vs exact (simple-kriging) standard deviation by distance to the nearest well.
+def plot_conditional_spread(
+    check: Mapping, path, *, mean_check: Mapping | None = None, overwrite: bool = False
+) -> Path:
+    """Ensemble vs exact (simple-kriging) standard deviation by distance to the nearest well,
+    and beside it, with ``mean_check``, the bias of the ensemble mean in kriging stds.
 
     Parameters
     ----------
@@ -177,6 +180,8 @@ def plot_conditional_spread(check: Mapping, path, *, overwrite: bool = False) ->
         Output of ``conditional_spread_check``.
     path : str or Path
         Output PNG.
+    mean_check : mapping, optional
+        Output of ``conditional_mean_check`` with the same bins.
     overwrite : bool, default False
         Replace an existing file.
 
@@ -191,8 +196,10 @@ def plot_conditional_spread(check: Mapping, path, *, overwrite: bool = False) ->
     path = _target(path, overwrite)
     labels = distance_bin_labels(edges)
     x = np.arange(len(labels))
-    fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.subplots()
+    if mean_check is not None and len(mean_check["bias"]) != len(labels):
+        raise InputError("mean_check has other distance bins than check; use the same edges.")
+    fig = Figure(figsize=(6 if mean_check is None else 11, 3.5), layout="constrained")
+    ax, *rest = np.atleast_1d(fig.subplots(1, 1 if mean_check is None else 2))
     ax.plot(x, check["exact_std"], marker="o", label="exact (simple kriging)")
     ax.plot(x, check["ensemble_std"], marker="s", label="ensemble")
     for xi, n, ratio in zip(x, check["pixels"], check["ratio"], strict=True):
@@ -211,6 +218,18 @@ def plot_conditional_spread(check: Mapping, path, *, overwrite: bool = False) ->
     ax.set_ylabel("conditional std (field units)")
     ax.set_title("conditional spread: ensemble / exact", fontsize="medium")
     ax.legend(fontsize="small")
+    if mean_check is not None:
+        bx = rest[0]
+        bx.bar(x, mean_check["bias"], color="tab:red", alpha=0.7)
+        bx.set_xticks(x, labels)
+        bx.set_ylim(bottom=0)
+        bx.set_xlabel("distance to the nearest well (pixels)")
+        bx.set_ylabel("RMS bias (kriging stds)")
+        bx.set_title(
+            f"ensemble mean - kriging mean: {mean_check['rms_bias']:.2f} overall "
+            f"(sampling error of n taken out)",
+            fontsize="medium",
+        )
     return _save(fig, path)
 
 
