@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from geocgan.models.nets import PatchDiscriminator
 from geocgan.models.pixel_cgan import (
     PixelCGANConfig,
     diversity,
+    fair_crps,
     moment_loss,
     moment_target_of,
 )
@@ -197,13 +200,30 @@ def test_diversity_is_the_ratio_of_output_to_noise_differences():
     assert diversity(fake, z).item() == pytest.approx(0.3 * 3)
 
 
-@pytest.mark.parametrize("term", ["lam_moments", "lam_div"])
+def test_fair_crps_is_lowest_for_draws_of_the_fields_distribution():
+    """Fair CRPS of two draws against a field: for N(0, 1) fields it is 1/sqrt(pi) when the
+    draws are N(0, 1) too, and higher for a biased, a too narrow or a too wide ensemble."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(4000, 1, 8, 8, generator=g)
+
+    def score(shift=0.0, scale=1.0):
+        x = shift + scale * torch.randn(8000, 1, 8, 8, generator=g)
+        return fair_crps(x, y).item()
+
+    calibrated = score()
+    assert calibrated == pytest.approx(1 / math.sqrt(math.pi), abs=0.005)
+    for other in (score(shift=0.3), score(scale=0.6), score(scale=1.5)):
+        assert other > calibrated + 0.01
+    assert fair_crps(torch.cat([y, y]), y).item() == 0.0  # both draws the field itself
+
+
+@pytest.mark.parametrize("term", ["lam_moments", "lam_div", "lam_crps"])
 def test_optional_terms_weight_the_generator_step_linearly(term):
     """As for λ: with plain SGD, G's update is linear in the weight of each optional term."""
     spec = FieldSpec()
     real = torch.randn(4, 1, 32, 32)
     updates, outs = {}, {}
-    for weight in (1e-3, 1.0, 2.0):  # lam_div > 0 throughout, so the noise draws are the same
+    for weight in (1e-3, 1.0, 2.0):  # the term > 0 throughout, so the noise draws are the same
         torch.manual_seed(0)
         cfg = {"arch": "fcn", "ngf": 8, "ndf": 8, "density": 0.05, term: weight}
         m = build_model("pixel-cgan", cfg, spec)
@@ -215,7 +235,7 @@ def test_optional_terms_weight_the_generator_step_linearly(term):
     assert d1.abs().max() > 1e-6
     # linear up to float32 rounding, which PixelNorm amplifies where features are near 0
     assert (d2 - d1 * (1.0 - 1e-3)).abs().max() < 1e-3 * d1.abs().max()
-    key = "loss_moments" if term == "lam_moments" else "diversity"
+    key = {"lam_moments": "loss_moments", "lam_div": "diversity", "lam_crps": "crps"}[term]
     assert key in outs[1.0] and outs[1.0][key] > 0
 
 

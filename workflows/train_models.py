@@ -63,6 +63,7 @@ TUNABLE = {
     "lam_moments",
     "moment_target",
     "lam_div",
+    "lam_crps",
     "lam_distill",
     "ema",
     "canvas",

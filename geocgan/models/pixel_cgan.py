@@ -76,6 +76,16 @@ class PixelCGANConfig:
         constraint map from independent noise and rewards ``mean|G(z1,C) − G(z2,C)| /
         mean|z1 − z2|``, capped at 1: it fights the collapse of a conditional GAN onto one
         answer per constraint map, which shows up as too narrow an ensemble.
+    lam_crps : float
+        Weight of an optional calibration term (not in the paper, default 0): the fair
+        continuous ranked probability score, per pixel and channel, of two realizations per
+        constraint map from independent noise against the field the wells were drawn from,
+        ``0.5 (|x1 − y| + |x2 − y|) − 0.5 |x1 − x2|`` (``fair_crps``; Gneiting & Raftery
+        2007, Ferro 2014). A proper scoring rule: its expectation is lowest when x1 and x2
+        are independent draws of the field's distribution given the wells, so it pulls each
+        pixel's ensemble mean onto the conditional mean and its spread onto the conditional
+        spread, which the adversarial term learns only approximately. It shares the two
+        realizations with ``lam_div``.
     lam_distill : float
         Weight of an optional distillation term (default 0; needs ``distill_from``): the
         squared difference between G's output and a trained teacher generator's on the same
@@ -121,6 +131,7 @@ class PixelCGANConfig:
     lam_moments: float = 0.0
     moment_target: list[float] = field(default_factory=list)
     lam_div: float = 0.0
+    lam_crps: float = 0.0
     lam_distill: float = 0.0
     output: Literal["auto", "linear", "tanh", "softmax"] = "auto"
     nz: int = 16
@@ -144,7 +155,7 @@ class PixelCGANConfig:
             raise InputError(f"arch {self.arch!r} is unknown; choose one of {list(ARCHS)}")
         weights = {
             k: getattr(self, k)
-            for k in ("lam", "lam_local", "lam_moments", "lam_div", "lam_distill")
+            for k in ("lam", "lam_local", "lam_moments", "lam_div", "lam_crps", "lam_distill")
         }
         if min(weights.values()) < 0:
             raise InputError(f"loss weights must be >= 0, got {weights}")
@@ -211,6 +222,15 @@ def diversity(fake: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
     b = fake.shape[0] // 2
     dz = sum((t[:b] - t[b:]).abs().sum() for t in z) / sum(t[:b].numel() for t in z)
     return (fake[:b].float() - fake[b:].float()).abs().mean() / dz
+
+
+def fair_crps(fake: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """Mean fair CRPS of the two halves ``[x1; x2]`` of ``fake`` ``(2B, K, H, W)`` against
+    ``field`` ``(B, K, H, W)``: ``0.5 (|x1 − y| + |x2 − y|) − 0.5 |x1 − x2|``, an unbiased
+    estimate of the CRPS of the distribution x1 and x2 are drawn from (Ferro 2014)."""
+    b = fake.shape[0] // 2
+    x1, x2, y = fake[:b].float(), fake[b:].float(), field.float()
+    return (0.5 * ((x1 - y).abs() + (x2 - y).abs()) - 0.5 * (x1 - x2).abs()).mean()
 
 
 class PixelCGAN(GANModel):
@@ -423,7 +443,8 @@ class PixelCGAN(GANModel):
         mask = self._training_mask(real, generator)  # (B, 1, H, W)
         target = real if cond_source is None else cond_source
         cond = constraint_tensor(target, mask) if cfg.conditional else None
-        pairs = 2 if cfg.lam_div and cfg.conditional else 1  # two realizations per map
+        two = cfg.lam_div or cfg.lam_crps
+        pairs = 2 if two and cfg.conditional else 1  # two realizations per map
         z = [
             torch.randn((pairs * b, *s), generator=generator, device=dev)
             for s in self.noise_shapes(h, w)
@@ -444,6 +465,7 @@ class PixelCGAN(GANModel):
         with self._autocast():
             loss_adv = F.softplus(-self.D(fake, cond_g)).float().mean()
         self.D.requires_grad_(True)
+        field = target  # (B, K, H, W): the fields the wells were drawn from
         if pairs > 1:
             target, mask = target.repeat(pairs, 1, 1, 1), mask.repeat(pairs, 1, 1, 1)
         loss_c = constraint_loss(fake, target, mask)
@@ -465,6 +487,10 @@ class PixelCGAN(GANModel):
             loss_t = F.mse_loss(fake.float(), want)
             loss_g = loss_g + cfg.lam_distill * loss_t
             out["loss_distill"] = loss_t.detach()
+        if pairs > 1 and cfg.lam_crps:
+            crps = fair_crps(fake, field)
+            loss_g = loss_g + cfg.lam_crps * crps
+            out["crps"] = crps.detach()
         if pairs > 1:
             div = diversity(fake, z)
             loss_g = loss_g - cfg.lam_div * div.clamp(max=1.0)
