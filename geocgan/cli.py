@@ -232,6 +232,15 @@ def train(
             "(Yang et al. 2019; not in the paper; 0: off).",
         ),
     ] = 0.0,
+    lam_crps: Annotated[
+        float,
+        typer.Option(
+            "--lambda-crps",
+            min=0.0,
+            help="Weight of the optional calibration term: the fair CRPS of two realizations "
+            "per constraint map against the field the wells came from (not in the paper; 0: off).",
+        ),
+    ] = 0.0,
     ema: Annotated[
         float,
         typer.Option(
@@ -309,6 +318,7 @@ def train(
                 if lam_moments and moment_target == MomentTarget.images
                 else [],
                 "lam_div": lam_div,
+                "lam_crps": lam_crps,
                 "ema": ema,
                 "canvas": canvas,
                 "conditional": not unconditional,

@@ -20,14 +20,19 @@
 #        the whole training image's proportions) with lam_local 5 from the first step, seeds
 #        0, 1 and 2, and with lam_local 3, seed 1: a choice among seeds, and the recipe trained
 #        from the start instead of fine-tuned on the CPU;
-#      pinning (prepared 2026-11-26 13:20, not yet run): the Gaussian benchmark recipe
+#      pinning (prepared 2026-11-26 13:20): the Gaussian benchmark recipe
 #        (benchmark_peers.GAUSSIAN_MODEL, ngf 12) trained afresh as it is (lam_local 10, the
 #        control) and with lam_local 0, 3, and 0 with lam_moments 40: the 3x3-neighbourhood term
 #        pins a well's neighbours (0.43 of the kriging std within 1.5 px; discussion.md, "Later
 #        on 2026-11-26"), and a CPU fine-tune cannot drop it; judge the snapshots by
 #        benchmark_replicates.py --cases gaussian --peers --first-seed 5000 (std_ratio_* and
 #        corr_error); before the trainings, the GPU throughput of the benchmark's two trained
-#        models on their own canvases (throughput.py --model);
+#        models on their own canvases (throughput.py --model). Ran in session 5 (2026-11-26 14:17,
+#        410 s, then resumed 230 s by hand): results/gpu/README.md, "Session 5";
+#      crps (prepared 2026-11-26 15:40, not yet run): the same recipe afresh with the fair-CRPS
+#        calibration term (lam_crps 0 as the control, 5 and 20; and 5 with lam_local 3): on the CPU,
+#        40 epochs of it from the shipped model cut the conditional-mean bias (mean_bias) by a fifth
+#        but a fine-tune loses the distillation's correlations; judge as for pinning, with mean_bias;
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars); plan
@@ -121,6 +126,14 @@ pinning)
     train g_ll3 "${g[@]}" --set lam_local=3 &
     train g_ll0_lm40 "${g[@]}" --set lam_local=0 --set lam_moments=40 &
     ;;
+crps)
+    runs="g_crps0 g_crps5 g_crps20 g_ll3_crps5"
+    g=(gaussian --ema 0.999 --snapshot-every 25)
+    train g_crps0 "${g[@]}" &
+    train g_crps5 "${g[@]}" --set lam_crps=5 &
+    train g_crps20 "${g[@]}" --set lam_crps=20 &
+    train g_ll3_crps5 "${g[@]}" --set lam_local=3 --set lam_crps=5 &
+    ;;
 *) echo "unknown plan $plan" >>"$log" ;;
 esac
 wait
@@ -129,7 +142,7 @@ for run in $runs; do
     d=runs/gpu/$run
     [ -d "$d" ] || continue
     keep=5
-    case $plan in geometry | seeds) [ "${run#ch_}" != "$run" ] && keep=-3 ;; pinning) keep=4 ;; esac
+    case $plan in geometry | seeds) [ "${run#ch_}" != "$run" ] && keep=-3 ;; pinning | crps) keep=4 ;; esac
     snaps=$(ls "$d"/*_epoch*.safetensors 2>/dev/null | python3 -c '
 import sys
 s, keep = sys.stdin.read().split(), int(sys.argv[1])
