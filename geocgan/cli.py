@@ -582,8 +582,12 @@ def evaluate(
     len_scale: Annotated[float, typer.Option(help="Length scale of --covariance, pixels.")] = 16.0,
     variance: Annotated[float, typer.Option(help="Variance (sill) of --covariance.")] = 1.0,
     mean: Annotated[
-        float, typer.Option(help="Known mean of the --covariance case (simple kriging).")
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            help="Known mean of the --covariance case (simple kriging); default: the training "
+            "image's mean."
+        ),
+    ] = None,
     channel_axis: Annotated[
         str, typer.Option(help="Channel direction for the spanning share: x (columns) or y (rows).")
     ] = "x",

@@ -89,14 +89,16 @@ class KnownCovariance:
         Length scale in pixels.
     variance : float, default 1.0
         Sill, field units squared.
-    mean : float, default 0.0
-        The field's mean, for the simple-kriging estimate the ensemble mean is checked against.
+    mean : float, optional
+        The field's mean, for the simple-kriging estimate the ensemble mean is checked against
+        (:func:`geocgan.metrics.geostats.conditional_mean_check`); default: the training
+        image's mean.
     """
 
     model: str = "exponential"
     len_scale: float = 16.0
     variance: float = 1.0
-    mean: float = 0.0
+    mean: float | None = None
 
     def __post_init__(self) -> None:
         if self.model not in COVARIANCE_MODELS:
@@ -107,7 +109,7 @@ class KnownCovariance:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise InputError(f"covariance {name}={value}: give a positive number.")
-        if not math.isfinite(self.mean):
+        if self.mean is not None and not math.isfinite(self.mean):
             raise InputError(f"covariance mean={self.mean}: give the field's finite mean.")
 
     def __call__(self, h: np.ndarray) -> np.ndarray:
@@ -279,6 +281,7 @@ def reference_statistics(
         "n_windows": len(windows),
         "window_shape": windows.shape[1:],
         "variance": float(np.var(ti)),
+        "mean": float(np.mean(ti)),
     }
     ref["variogram"] = variogram(
         windows, bins=bins, sampling_size=sampling_size, seed=seed, codes=ref["codes"]
@@ -405,15 +408,11 @@ def ensemble_statistics(
         stats["conditional_spread"] = conditional_spread_check(
             arr, wells.rows, wells.cols, known_covariance, seed=seed
         )
+        mean = reference["mean"] if known_covariance.mean is None else known_covariance.mean
         stats["conditional_mean"] = conditional_mean_check(
-            arr,
-            wells.rows,
-            wells.cols,
-            wells.values,
-            known_covariance,
-            known_covariance.mean,
-            seed=seed,
+            arr, wells.rows, wells.cols, wells.values, known_covariance, mean, seed=seed
         )
+        stats["conditional_mean"]["mean"] = mean  # the one the estimate was made with
         check = conditional_correlation_check(
             arr, wells.rows, wells.cols, known_covariance, lags=lags, n_pairs=n_pairs, seed=seed
         )
@@ -424,7 +423,7 @@ def ensemble_statistics(
                 "model": known_covariance.model,
                 "len_scale": known_covariance.len_scale,
                 "variance": known_covariance.variance,
-                "mean": known_covariance.mean,
+                "mean": mean,
             },
         }
     return stats

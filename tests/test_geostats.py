@@ -357,11 +357,19 @@ def test_conditional_mean_check_exact_vs_shifted_ensemble(tmp_path):
     fields = conditional_samples(shape, rows, cols, values, 400, 8)[0]
     edges = (0, 1.5, 3, 6)
     res = conditional_mean_check(fields, rows, cols, values, exp_cov, edges=edges)
-    assert res["pixels"].sum() == 400 - 4 and res["sampling_z2"] == 1 / 400
+    assert res["pixels"].sum() == 400 - 4 and res["left_out"] == 0
+    np.testing.assert_allclose(res["sampling_z2"], 1 / 400, rtol=0.15)  # the kriging spread
     np.testing.assert_allclose(res["z2"], 1 / 400, rtol=0.5)
     assert res["rms_bias"] < 0.03 and np.all(res["bias"] < 0.04)
+    every = np.argwhere(np.ones(shape, dtype=bool))
+    centre = simple_kriging(shape, rows, cols, values, exp_cov, every)[0].reshape(shape)
+    for scale in (0.5, 2.0):  # too narrow or too wide, but centred: no bias either way
+        scaled = centre + scale * (fields - centre)
+        other = conditional_mean_check(scaled, rows, cols, values, exp_cov, edges=edges)
+        assert other["rms_bias"] < 0.03, scale
+        np.testing.assert_allclose(other["sampling_z2"], scale**2 / 400, rtol=0.15)
     bad = conditional_mean_check(fields + 0.3, rows, cols, values, exp_cov, edges=edges)
-    assert 0.25 < bad["bias"][-1] < 0.4 and bad["bias"][0] > bad["bias"][-1]
+    assert 0.25 < bad["bias"][-1] < 0.35 and bad["bias"][0] > bad["bias"][-1]
     assert bad["rms_bias"] > 0.25
     moved = conditional_mean_check(fields + 0.3, rows, cols, values + 0.3, exp_cov, mean=0.3)
     assert moved["rms_bias"] < 0.03  # the same field about a known mean of 0.3
@@ -375,6 +383,25 @@ def test_conditional_mean_check_exact_vs_shifted_ensemble(tmp_path):
         conditional_mean_check(fields, rows, cols, values, exp_cov, mean=np.nan)
     with pytest.raises(ConstraintError, match="values has shape"):
         conditional_mean_check(fields, rows, cols, values[:2], exp_cov)
+
+
+def test_conditional_mean_check_leaves_out_vanishing_kriging_variances():
+    """A smooth (Gaussian) covariance and dense wells leave pixels with kriging variances of
+    rounding size; dividing by them would make the bias meaningless, so they are counted and
+    left out."""
+
+    def smooth(h):
+        return np.exp(-((np.asarray(h, dtype=float) / 6.0) ** 2))
+
+    shape, rng = (24, 24), np.random.default_rng(0)
+    flat = rng.choice(576, 100, replace=False)
+    rows, cols, values = flat // 24, flat % 24, rng.standard_normal(100)
+    est, var = simple_kriging(shape, rows, cols, values, smooth, np.argwhere(np.ones(shape, bool)))
+    tiny = int(np.sum(np.delete(var, flat) < 1e-6))
+    fields = est.reshape(shape) + 1e-3 * rng.standard_normal((5, *shape))
+    res = conditional_mean_check(fields, rows, cols, values, smooth)
+    assert tiny > 0 and res["left_out"] == tiny
+    assert res["pixels"].sum() == 576 - 100 - tiny and np.isfinite(res["rms_bias"])
 
 
 def test_conditional_covariance_bad_inputs():

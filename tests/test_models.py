@@ -215,6 +215,32 @@ def test_fair_crps_is_lowest_for_draws_of_the_fields_distribution():
     for other in (score(shift=0.3), score(scale=0.6), score(scale=1.5)):
         assert other > calibrated + 0.01
     assert fair_crps(torch.cat([y, y]), y).item() == 0.0  # both draws the field itself
+    with pytest.raises(InputError, match="two realizations per field"):
+        fair_crps(y[:3], y[:2])
+
+
+def test_crps_term_scores_the_field_the_wells_came_from(monkeypatch):
+    """With constraint maps drawn from other fields (``cond_source``), the CRPS target is those
+    fields, and each of the two halves of the generated batch lines up with them."""
+    import geocgan.models.pixel_cgan as pc
+
+    seen = {}
+
+    def spy(fake, field):
+        seen["fake"], seen["field"] = fake, field
+        return fair_crps(fake, field)
+
+    monkeypatch.setattr(pc, "fair_crps", spy)
+    m = build_model(
+        "pixel-cgan",
+        {"arch": "fcn", "ngf": 4, "ndf": 4, "density": 0.05, "lam_crps": 1.0},
+        FieldSpec(),
+    )
+    real, source = torch.randn(3, 1, 32, 32), torch.randn(3, 1, 32, 32)
+    out = m.train_step(real, torch.Generator().manual_seed(0), cond_source=source)
+    assert seen["field"] is source and seen["fake"].shape[0] == 6 and out["crps"] > 0
+    with pytest.raises(InputError, match="an unconditional model has none"):
+        build_model("pixel-cgan", {"conditional": False, "lam_crps": 1.0}, FieldSpec())
 
 
 @pytest.mark.parametrize("term", ["lam_moments", "lam_div", "lam_crps"])

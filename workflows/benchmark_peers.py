@@ -94,7 +94,7 @@ CASES = ("gaussian", "channels")
 CHANNELS = {"proportion": 0.28, "width": 6.0, "sinuosity": 0.3}  # as workflows/make_sample_data.py
 CHANNEL_CODE = 1
 CHANNEL_TRUTH_SIDE = 256  # channel truths are tiles of a field of the training image's side
-COVARIANCE = KnownCovariance("exponential", len_scale=16.0, variance=1.0)
+COVARIANCE = KnownCovariance("exponential", len_scale=16.0, variance=1.0, mean=0.0)
 TRUTH_SEED, WELLS_SEED, TRAIN_SEED = 2024, 7, 100
 DENSITY = 0.005  # share of the truth's pixels taken as wells
 GAUSSIAN_PATCH = 96  # side of the Gaussian model's training patches

@@ -906,12 +906,14 @@ def conditional_mean_check(
     distance to the nearest well.
 
     A correct conditional simulator of a Gaussian field with known mean and covariance is
-    centred, at every pixel, on the simple-kriging estimate (:func:`simple_kriging`). The
-    ensemble mean of ``n`` exact samples misses it only by sampling error: ``z = (ensemble
-    mean - estimate) / kriging std`` has ``E[z^2] = 1 / n``. What ``z^2`` has beyond that is
-    a bias of the conditional mean, which no spread can make up: held-out values then fall
-    outside the ensemble's interval more often than its level says, even where the ensemble
-    has the kriging std (:func:`conditional_spread_check`).
+    centred, at every pixel, on the simple-kriging estimate (:func:`simple_kriging`). The mean
+    of ``n`` realizations misses it by a bias ``b`` and by sampling error:
+    ``E[(ensemble mean - estimate)^2] = b^2 + s^2 / n`` with ``s^2`` the ensemble's own
+    variance at the pixel. Subtracting the sample estimate of ``s^2 / n`` leaves an unbiased
+    estimate of ``b^2`` whatever the ensemble's spread; in kriging variances, and averaged over
+    the pixels of a bin, its square root is the RMS bias in kriging stds. A biased conditional
+    mean puts held-out values outside the ensemble's interval more often than its level says,
+    even where the ensemble has the kriging std (:func:`conditional_spread_check`).
 
     Parameters
     ----------
@@ -929,18 +931,23 @@ def conditional_mean_check(
         Distance bins (pixels): ``(edges[i], edges[i + 1]]``, the last one open-ended. Well
         pixels are left out.
     n_pixels : int, default 4000
-        Non-well pixels drawn at random to compare (all of them on a smaller grid).
+        Non-well pixels drawn at random to compare (all of them on a smaller grid); the same
+        pixels as :func:`conditional_spread_check`'s for the same seed. Pixels whose kriging
+        variance is under 1e-6 of the prior's (rounding noise beside the wells of a very
+        smooth covariance) are left out and counted.
     seed : int, default 0
-        Seed of the pixel draw (the same pixels as :func:`conditional_spread_check`'s).
+        Seed of the pixel draw.
 
     Returns
     -------
     dict
         ``"edges"`` (B + 1,) with ``inf`` last; per bin (B,): ``"pixels"`` compared, ``"z2"``
-        (mean of ``z^2`` over its pixels) and ``"bias"`` (``sqrt(max(z2 - 1/n, 0))``: the
-        root-mean-square bias in kriging stds, sampling error taken out; NaN for an empty
-        bin); over all pixels: ``"z2_all"``, ``"rms_bias"`` likewise, and ``"sampling_z2"``
-        (``1 / n``, what an exact ensemble has).
+        (mean over its pixels of ``(ensemble mean - estimate)^2 / kriging variance``),
+        ``"sampling_z2"`` (the part of it an unbiased ensemble of this spread has,
+        ``s^2 / (n kriging variance)``) and ``"bias"`` (``sqrt(max(z2 - sampling_z2, 0))``:
+        the RMS bias in kriging stds; NaN for an empty bin); over the binned pixels:
+        ``"rms_bias"`` likewise; ``"left_out"``, the pixels dropped for a vanishing kriging
+        variance.
     """
     arr = _stack(fields, min_n=3, allow_2d=False)
     grid = arr.shape[1:]
@@ -949,26 +956,28 @@ def conditional_mean_check(
         raise InputError(f"mean={mean}: give the field's finite mean.")
     edges, px, bins = _pixels_by_distance(grid, r, c, edges, n_pixels, seed)
     estimate, variance = simple_kriging(grid, r, c, v, cov_fn, px, mean=mean)
-    z2 = (arr[:, px[:, 0], px[:, 1]].mean(axis=0) - estimate) ** 2 / np.maximum(
-        variance, 1e-12 * float(_eval_cov(cov_fn, np.zeros(1))[0])
-    )  # (P,)
-    sampling = 1.0 / arr.shape[0]
+    ok = variance > 1e-6 * float(_eval_cov(cov_fn, np.zeros(1))[0])  # (P,)
+    ens = arr[:, px[:, 0], px[:, 1]]  # (n, P)
+    safe = np.where(ok, variance, 1.0)
+    z2 = (ens.mean(axis=0) - estimate) ** 2 / safe  # (P,)
+    sampling = ens.var(axis=0, ddof=1) / (arr.shape[0] * safe)  # (P,)
 
-    def bias(x: float) -> float:
-        return float(np.sqrt(max(x - sampling, 0.0)))
+    def bias(sel: np.ndarray) -> tuple[float, float, float]:
+        if not sel.any():
+            return np.nan, np.nan, np.nan
+        a, b = float(z2[sel].mean()), float(sampling[sel].mean())
+        return a, b, float(np.sqrt(max(a - b, 0.0)))
 
-    out = {
-        "pixels": np.array([int(sel.sum()) for sel in bins]),
-        "z2": np.array([z2[sel].mean() if sel.any() else np.nan for sel in bins]),
-    }
-    out["bias"] = np.array([bias(x) if np.isfinite(x) else np.nan for x in out["z2"]])
-    z2_all = float(z2.mean())
+    per_bin = np.array([bias(sel & ok) for sel in bins])  # (B, 3)
+    binned = np.any(bins, axis=0) & ok
     return {
         "edges": edges,
-        **out,
-        "z2_all": z2_all,
-        "rms_bias": bias(z2_all),
-        "sampling_z2": sampling,
+        "pixels": np.array([int((sel & ok).sum()) for sel in bins]),
+        "z2": per_bin[:, 0],
+        "sampling_z2": per_bin[:, 1],
+        "bias": per_bin[:, 2],
+        "rms_bias": bias(binned)[2],
+        "left_out": int((~ok).sum()),
     }
 
 

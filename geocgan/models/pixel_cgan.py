@@ -85,7 +85,9 @@ class PixelCGANConfig:
         are independent draws of the field's distribution given the wells, so it pulls each
         pixel's ensemble mean onto the conditional mean and its spread onto the conditional
         spread, which the adversarial term learns only approximately. It shares the two
-        realizations with ``lam_div``.
+        realizations with ``lam_div``; either one makes every step generate (and D judge) two
+        realizations per map, so a run with a tiny weight is not the same run as one with 0.
+        Conditional models only.
     lam_distill : float
         Weight of an optional distillation term (default 0; needs ``distill_from``): the
         squared difference between G's output and a trained teacher generator's on the same
@@ -159,6 +161,11 @@ class PixelCGANConfig:
         }
         if min(weights.values()) < 0:
             raise InputError(f"loss weights must be >= 0, got {weights}")
+        if (self.lam_div or self.lam_crps) and not self.conditional:
+            raise InputError(
+                "lam_div and lam_crps compare two realizations of one constraint map: an "
+                "unconditional model has none; set them to 0 or train a conditional model"
+            )
         if self.output not in ("auto", "linear", "tanh", "softmax"):
             raise InputError(
                 f"output {self.output!r} is unknown; use auto, linear, tanh or softmax"
@@ -228,7 +235,12 @@ def fair_crps(fake: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """Mean fair CRPS of the two halves ``[x1; x2]`` of ``fake`` ``(2B, K, H, W)`` against
     ``field`` ``(B, K, H, W)``: ``0.5 (|x1 − y| + |x2 − y|) − 0.5 |x1 − x2|``, an unbiased
     estimate of the CRPS of the distribution x1 and x2 are drawn from (Ferro 2014)."""
-    b = fake.shape[0] // 2
+    b = field.shape[0]
+    if fake.shape[0] != 2 * b or fake.shape[1:] != field.shape[1:]:
+        raise InputError(
+            f"fair_crps needs two realizations per field: fake {tuple(fake.shape)} against "
+            f"field {tuple(field.shape)}"
+        )
     x1, x2, y = fake[:b].float(), fake[b:].float(), field.float()
     return (0.5 * ((x1 - y).abs() + (x2 - y).abs()) - 0.5 * (x1 - x2).abs()).mean()
 
