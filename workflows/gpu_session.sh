@@ -32,7 +32,8 @@
 #      crps (prepared 2026-11-26 15:40, not yet run): the same recipe afresh with the fair-CRPS
 #        calibration term (lam_crps 0 as the control, 5 and 20; and 5 with lam_local 3): on the CPU,
 #        40 epochs of it from the shipped model cut the conditional-mean bias (mean_bias) by a fifth
-#        but a fine-tune loses the distillation's correlations; judge as for pinning, with mean_bias;
+#        but any fine-tune from the shipped weights loses correlation accuracy; judge as for
+#        pinning, with mean_bias;
 #   3. packs each run's log and at most 5 snapshots (the last one included) as OUT/<run>.tar,
 #      under the 16 MiB a returned file may have (7 ema snapshots were 19 MiB; that session's
 #      snapshots came back re-packed by hand, the last six of each run in two tars); plan
