@@ -641,13 +641,20 @@ def simple_kriging(
     """
     grid_shape = tuple(int(s) for s in grid_shape)
     r, c, v = _wells(rows, cols, grid_shape, values)
-    px = _pixels(pixels, grid_shape)
-    wells = np.stack([r, c], axis=1).astype(float)  # (m, 2)
-    prior_var, chol = _kriging_system(wells, cov_fn)
-    c_p = _eval_cov(cov_fn, _dist(wells, px.astype(float)))  # (m, P)
-    w = scipy.linalg.cho_solve(chol, c_p)  # K^-1 c, (m, P)
+    prior_var, c_p, w = _kriging_weights(r, c, cov_fn, _pixels(pixels, grid_shape))
     estimate = mean + w.T @ (np.asarray(v, dtype=float) - mean)
     return estimate, prior_var - np.sum(c_p * w, axis=0)
+
+
+def _kriging_weights(
+    r: np.ndarray, c: np.ndarray, cov_fn: Callable, px: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Prior variance, the covariances ``c`` ``(m, P)`` between the wells and pixels ``px``
+    ``(P, 2)``, and the simple-kriging weights ``K^-1 c`` ``(m, P)``."""
+    wells = np.stack([r, c], axis=1).astype(float)  # (m, 2)
+    prior_var, chol = _kriging_system(wells, cov_fn)
+    c_p = _eval_cov(cov_fn, _dist(wells, px.astype(float)))
+    return prior_var, c_p, scipy.linalg.cho_solve(chol, c_p)
 
 
 def simple_kriging_conditional_covariance(
@@ -875,7 +882,8 @@ def conditional_spread_check(
     grid = arr.shape[1:]
     r, c = _wells(rows, cols, grid)
     edges, px, bins = _pixels_by_distance(grid, r, c, edges, n_pixels, seed)
-    exact_var = simple_kriging_conditional_covariance(grid, r, c, cov_fn, np.hstack([px, px]))[0]
+    prior_var, c_p, w = _kriging_weights(r, c, cov_fn, px)
+    exact_var = prior_var - np.sum(c_p * w, axis=0)  # (P,) simple-kriging variance
     ens_var = arr[:, px[:, 0], px[:, 1]].var(axis=0, ddof=1)  # (P,)
     n_bins = edges.size - 1
     out = {k: np.full(n_bins, np.nan) for k in ("exact_std", "ensemble_std", "ratio")}
