@@ -241,6 +241,15 @@ def train(
             "per constraint map against the field the wells came from (not in the paper; 0: off).",
         ),
     ] = 0.0,
+    crps_patch: Annotated[
+        int,
+        typer.Option(
+            "--crps-patch",
+            min=1,
+            help="Side of the blocks the calibration term scores: 1, per pixel (CRPS); more, "
+            "the energy score of each block, which also scores how neighbours vary together.",
+        ),
+    ] = 1,
     ema: Annotated[
         float,
         typer.Option(
@@ -319,6 +328,7 @@ def train(
                 else [],
                 "lam_div": lam_div,
                 "lam_crps": lam_crps,
+                "crps_patch": crps_patch,
                 "ema": ema,
                 "canvas": canvas,
                 "conditional": not unconditional,

@@ -418,14 +418,15 @@ def test_train_command_writes_a_checkpoint_log_and_curve(tmp_path):
     r = runner.invoke(app, [*args, "--resume", "--epochs", "2"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["epoch"] == 2
-    r = runner.invoke(app, [*args, "--overwrite", "--ema", "0.99", "--lambda-crps", "2"])
+    crps = ["--lambda-crps", "2", "--crps-patch", "4"]
+    r = runner.invoke(app, [*args, "--overwrite", "--ema", "0.99", *crps])
     assert r.exit_code == 0, r.output  # an averaged generator, the calibration term
     config = read_checkpoint(out)[1]["config"]
-    assert config["ema"] == 0.99 and config["lam_crps"] == 2.0
+    assert config["ema"] == 0.99 and config["lam_crps"] == 2.0 and config["crps_patch"] == 4
     assert "crps" in json.loads(out.with_suffix(".jsonl").read_text().splitlines()[-1])
     r = runner.invoke(
         app,
-        [*args, "--resume", "--epochs", "2", "--ema", "0.99", "--lambda-crps", "2", "--flip", "xy"],
+        [*args, "--resume", "--epochs", "2", "--ema", "0.99", *crps, "--flip", "xy"],
     )
     assert r.exit_code == 1 and "other settings (flip)" in r.output  # drawn unmirrored so far
     r = runner.invoke(app, [*args, "--overwrite", "--flip", "xy", "--d-layers", "6"])

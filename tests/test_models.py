@@ -219,6 +219,32 @@ def test_fair_crps_is_lowest_for_draws_of_the_fields_distribution():
         fair_crps(y[:3], y[:2])
 
 
+def test_block_energy_score_sees_the_spatial_structure_the_crps_misses():
+    """Fields constant over 4x4 blocks, N(0, 1): draws with the same structure and draws of
+    white noise have the same per-pixel marginals, so the per-pixel CRPS cannot tell them
+    apart; the energy score over 4x4 blocks scores the white noise worse. With patch 1 the
+    score is the per-pixel CRPS itself."""
+    g = torch.Generator().manual_seed(1)
+
+    def blocky(n):  # (n, 1, 16, 16), constant over 4x4 blocks
+        return torch.randn(n, 1, 4, 4, generator=g).repeat_interleave(4, 2).repeat_interleave(4, 3)
+
+    y = blocky(3000)
+    same, white = blocky(6000), torch.randn(6000, 1, 16, 16, generator=g)
+    assert fair_crps(same, y).item() == pytest.approx(fair_crps(white, y).item(), abs=0.01)
+    assert fair_crps(white, y, patch=4).item() > fair_crps(same, y, patch=4).item() + 0.05
+    x = torch.randn(4, 2, 6, 6, generator=g)
+    assert fair_crps(x, x[:2], patch=1).item() == pytest.approx(
+        (0.5 * ((x[:2] - x[:2]).abs() + (x[2:] - x[:2]).abs()) - 0.5 * (x[:2] - x[2:]).abs())
+        .mean()
+        .item()
+    )
+    with pytest.raises(InputError, match="crps patch 7"):
+        fair_crps(x, x[:2], patch=7)
+    with pytest.raises(InputError, match="crps_patch"):
+        build_model("pixel-cgan", {"lam_crps": 1.0, "crps_patch": 0}, FieldSpec())
+
+
 def test_crps_term_scores_the_field_the_wells_came_from(monkeypatch):
     """With constraint maps drawn from other fields (``cond_source``), the CRPS target is those
     fields, and each of the two halves of the generated batch lines up with them."""
@@ -226,18 +252,19 @@ def test_crps_term_scores_the_field_the_wells_came_from(monkeypatch):
 
     seen = {}
 
-    def spy(fake, field):
-        seen["fake"], seen["field"] = fake, field
-        return fair_crps(fake, field)
+    def spy(fake, field, patch=1):
+        seen["fake"], seen["field"], seen["patch"] = fake, field, patch
+        return fair_crps(fake, field, patch)
 
     monkeypatch.setattr(pc, "fair_crps", spy)
     m = build_model(
         "pixel-cgan",
-        {"arch": "fcn", "ngf": 4, "ndf": 4, "density": 0.05, "lam_crps": 1.0},
+        {"arch": "fcn", "ngf": 4, "ndf": 4, "density": 0.05, "lam_crps": 1.0, "crps_patch": 4},
         FieldSpec(),
     )
     real, source = torch.randn(3, 1, 32, 32), torch.randn(3, 1, 32, 32)
     out = m.train_step(real, torch.Generator().manual_seed(0), cond_source=source)
+    assert seen["patch"] == 4
     assert seen["field"] is source and seen["fake"].shape[0] == 6 and out["crps"] > 0
     with pytest.raises(InputError, match="an unconditional model has none"):
         build_model("pixel-cgan", {"conditional": False, "lam_crps": 1.0}, FieldSpec())

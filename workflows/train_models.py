@@ -64,6 +64,7 @@ TUNABLE = {
     "moment_target",
     "lam_div",
     "lam_crps",
+    "crps_patch",
     "lam_distill",
     "ema",
     "canvas",

@@ -88,6 +88,11 @@ class PixelCGANConfig:
         realizations with ``lam_div``; either one makes every step generate (and D judge) two
         realizations per map, so a run with a tiny weight is not the same run as one with 0.
         Conditional models only.
+    crps_patch : int
+        Side of the blocks the ``lam_crps`` score is taken over (default 1: per pixel). Above
+        1, the fair energy score of each ``p × p`` block, divided by ``p``: also proper, and it
+        also scores how neighbouring pixels vary together, which the per-pixel CRPS leaves to
+        the adversarial term.
     lam_distill : float
         Weight of an optional distillation term (default 0; needs ``distill_from``): the
         squared difference between G's output and a trained teacher generator's on the same
@@ -134,6 +139,7 @@ class PixelCGANConfig:
     moment_target: list[float] = field(default_factory=list)
     lam_div: float = 0.0
     lam_crps: float = 0.0
+    crps_patch: int = 1
     lam_distill: float = 0.0
     output: Literal["auto", "linear", "tanh", "softmax"] = "auto"
     nz: int = 16
@@ -161,6 +167,8 @@ class PixelCGANConfig:
         }
         if min(weights.values()) < 0:
             raise InputError(f"loss weights must be >= 0, got {weights}")
+        if self.crps_patch < 1:
+            raise InputError(f"crps_patch must be >= 1 (1: per-pixel CRPS), got {self.crps_patch}")
         if (self.lam_div or self.lam_crps) and not self.conditional:
             raise InputError(
                 "lam_div and lam_crps compare two realizations of one constraint map: an "
@@ -231,18 +239,34 @@ def diversity(fake: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
     return (fake[:b].float() - fake[b:].float()).abs().mean() / dz
 
 
-def fair_crps(fake: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
-    """Mean fair CRPS of the two halves ``[x1; x2]`` of ``fake`` ``(2B, K, H, W)`` against
-    ``field`` ``(B, K, H, W)``: ``0.5 (|x1 − y| + |x2 − y|) − 0.5 |x1 − x2|``, an unbiased
-    estimate of the CRPS of the distribution x1 and x2 are drawn from (Ferro 2014)."""
+def fair_crps(fake: torch.Tensor, field: torch.Tensor, patch: int = 1) -> torch.Tensor:
+    """Mean fair score of the two halves ``[x1; x2]`` of ``fake`` ``(2B, K, H, W)`` against
+    ``field`` ``(B, K, H, W)``: ``0.5 (‖x1 − y‖ + ‖x2 − y‖) − 0.5 ‖x1 − x2‖``, an unbiased
+    estimate of the score of the distribution x1 and x2 are drawn from (Ferro 2014).
+
+    The norm is taken over each channel's ``patch × patch`` blocks (the grid cropped to a
+    multiple of ``patch``) and divided by ``patch``: with ``patch = 1`` the per-pixel CRPS;
+    above, the energy score of each block (Gneiting & Raftery 2007), which also scores how the
+    block's pixels vary together, so an ensemble with the right per-pixel spread but the
+    wrong spatial structure scores worse.
+    """
     b = field.shape[0]
     if fake.shape[0] != 2 * b or fake.shape[1:] != field.shape[1:]:
         raise InputError(
             f"fair_crps needs two realizations per field: fake {tuple(fake.shape)} against "
             f"field {tuple(field.shape)}"
         )
+    k, h, w = field.shape[1:]
+    if not 1 <= patch <= min(h, w):
+        raise InputError(f"crps patch {patch}: give 1 to the grid's shorter side ({min(h, w)})")
+    hp, wp = h // patch, w // patch
+
+    def norm(d: torch.Tensor) -> torch.Tensor:  # (B, K, H, W) -> (B, K, H/p, W/p)
+        d = d[..., : hp * patch, : wp * patch].reshape(b, k, hp, patch, wp, patch)
+        return torch.linalg.vector_norm(d, dim=(3, 5)) / patch
+
     x1, x2, y = fake[:b].float(), fake[b:].float(), field.float()
-    return (0.5 * ((x1 - y).abs() + (x2 - y).abs()) - 0.5 * (x1 - x2).abs()).mean()
+    return (0.5 * (norm(x1 - y) + norm(x2 - y)) - 0.5 * norm(x1 - x2)).mean()
 
 
 class PixelCGAN(GANModel):
@@ -500,7 +524,7 @@ class PixelCGAN(GANModel):
             loss_g = loss_g + cfg.lam_distill * loss_t
             out["loss_distill"] = loss_t.detach()
         if pairs > 1 and cfg.lam_crps:
-            crps = fair_crps(fake, field)
+            crps = fair_crps(fake, field, cfg.crps_patch)
             loss_g = loss_g + cfg.lam_crps * crps
             out["crps"] = crps.detach()
         if pairs > 1:
