@@ -87,10 +87,11 @@ def test_tiny_benchmark_rows_and_outputs(tiny):
             assert 0 <= float(r["coverage"]) <= 1 and float(r["corr_error"]) >= 0
             assert float(r["std_ratio_near"]) > 0 and float(r["std_ratio_error"]) >= 0
             assert 0 <= float(r["mean_bias"]) < 10  # finite, in kriging stds
+            assert np.isfinite(float(r["mean_slope"])) and np.isfinite(float(r["mean_shift"]))
             assert float(r["coverage_expected"]) == pytest.approx(0.9 * 2 / 4)
         else:
             assert (
-                r["coverage"] == r["std_ratio_error"] == r["mean_bias"] == ""
+                r["coverage"] == r["std_ratio_error"] == r["mean_bias"] == r["mean_slope"] == ""
                 and 0 <= float(r["brier"]) <= 2
             )
             assert 0 <= float(r["neighbourhood_share"]) <= 1

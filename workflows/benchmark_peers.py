@@ -383,6 +383,9 @@ def _row(case, size, method, run: PeerRun, stats: dict, lwo: dict, load: float) 
         # RMS of (ensemble mean - simple-kriging estimate) / kriging std, the sampling error of
         # n taken out (``conditional_mean_check``): a biased conditional mean
         "mean_bias": None if cmean is None else cmean["rms_bias"],
+        # the ensemble mean against the estimate, a least-squares line: 1 and 0 when exact
+        "mean_slope": None if cmean is None else cmean["slope"],
+        "mean_shift": None if cmean is None else cmean["shift"],
         "n_held_out": lwo["n_held_out"],
         "coverage": lwo.get("coverage"),
         "coverage_expected": lwo.get("expected_if_calibrated"),

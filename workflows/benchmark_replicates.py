@@ -399,7 +399,8 @@ def _write_outputs(
 ) -> None:
     summary = summarize(rows)
     with (cfg.out / "replicates.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        # every column any row has: cases kept from before a column was added lack it
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         writer.writeheader()
         writer.writerows({k: bp._fmt(v, 6) for k, v in r.items()} for r in rows)
     b = cfg.bench

@@ -954,8 +954,11 @@ def conditional_mean_check(
         ``"sampling_z2"`` (the part of it an unbiased ensemble of this spread has,
         ``s^2 / (n kriging variance)``) and ``"bias"`` (``sqrt(max(z2 - sampling_z2, 0))``:
         the RMS bias in kriging stds; NaN for an empty bin); over the binned pixels:
-        ``"rms_bias"`` likewise; ``"left_out"``, the pixels dropped for a vanishing kriging
-        variance.
+        ``"rms_bias"`` likewise; ``"slope"`` and ``"shift"``, the least-squares line
+        ``ensemble mean - mean = shift + slope (estimate - mean)`` (1 and 0 for an exact
+        simulator: below 1 the ensemble follows the wells too weakly, ``shift`` in field units
+        is an offset; what the line leaves is pattern error; NaN under 2 distinct estimates);
+        ``"left_out"``, the pixels dropped for a vanishing kriging variance.
     """
     arr = _stack(fields, min_n=3, allow_2d=False)
     grid = arr.shape[1:]
@@ -978,6 +981,10 @@ def conditional_mean_check(
 
     per_bin = np.array([bias(sel & ok) for sel in bins])  # (B, 3)
     binned = np.any(bins, axis=0) & ok
+    x, y = estimate[binned] - mean, ens.mean(axis=0)[binned] - mean  # (P',)
+    slope = shift = np.nan
+    if x.size >= 2 and np.ptp(x) > 0:
+        slope, shift = np.polyfit(x, y, 1)
     return {
         "edges": edges,
         "pixels": np.array([int((sel & ok).sum()) for sel in bins]),
@@ -985,6 +992,8 @@ def conditional_mean_check(
         "sampling_z2": per_bin[:, 1],
         "bias": per_bin[:, 2],
         "rms_bias": bias(binned)[2],
+        "slope": float(slope),
+        "shift": float(shift),
         "left_out": int((~ok).sum()),
     }
 
