@@ -247,7 +247,9 @@ def train(
             "--crps-patch",
             min=1,
             help="Side of the blocks the calibration term scores: 1, per pixel (CRPS); more, "
-            "the energy score of each block, which also scores how neighbours vary together.",
+            "the energy score of each block, which also scores how neighbours vary together "
+            "(blocks from the patch's top-left corner; rows and columns past the last whole "
+            "block are not scored). At most --patch.",
         ),
     ] = 1,
     ema: Annotated[

@@ -361,7 +361,8 @@ def test_conditional_mean_check_exact_vs_shifted_ensemble(tmp_path):
     np.testing.assert_allclose(res["sampling_z2"], 1 / 400, rtol=0.15)  # the kriging spread
     np.testing.assert_allclose(res["z2"], 1 / 400, rtol=0.5)
     assert res["rms_bias"] < 0.03 and np.all(res["bias"] < 0.04)
-    assert res["slope"] == pytest.approx(1, abs=0.03) and res["shift"] == pytest.approx(0, abs=0.02)
+    # 400 exact samples: within sampling noise of 1 and 0 (seeds 8-19 gave 0.96-1.02, -0.01-0.03)
+    assert res["slope"] == pytest.approx(1, abs=0.06) and res["shift"] == pytest.approx(0, abs=0.05)
     every = np.argwhere(np.ones(shape, dtype=bool))
     centre = simple_kriging(shape, rows, cols, values, exp_cov, every)[0].reshape(shape)
     for scale in (0.5, 2.0):  # too narrow or too wide, but centred: no bias either way
@@ -372,11 +373,11 @@ def test_conditional_mean_check_exact_vs_shifted_ensemble(tmp_path):
     bad = conditional_mean_check(fields + 0.3, rows, cols, values, exp_cov, edges=edges)
     assert 0.25 < bad["bias"][-1] < 0.35 and bad["bias"][0] > bad["bias"][-1]
     assert bad["rms_bias"] > 0.25
-    assert bad["shift"] == pytest.approx(0.3, abs=0.02) and bad["slope"] == pytest.approx(
-        1, abs=0.03
-    )
+    assert bad["shift"] == pytest.approx(res["shift"] + 0.3)  # the same line, 0.3 higher
+    assert bad["slope"] == pytest.approx(res["slope"])
     weak = conditional_mean_check(fields - 0.5 * centre, rows, cols, values, exp_cov, edges=edges)
-    assert weak["slope"] == pytest.approx(0.5, abs=0.03) and weak["rms_bias"] > 0.1  # half-hearted
+    assert weak["slope"] == pytest.approx(res["slope"] - 0.5)  # follows the wells half as much
+    assert weak["rms_bias"] > 0.1
     moved = conditional_mean_check(fields + 0.3, rows, cols, values + 0.3, exp_cov, mean=0.3)
     assert moved["rms_bias"] < 0.03  # the same field about a known mean of 0.3
     spread = conditional_spread_check(fields + 0.3, rows, cols, exp_cov, edges=edges)

@@ -233,14 +233,18 @@ def test_block_energy_score_sees_the_spatial_structure_the_crps_misses():
     same, white = blocky(6000), torch.randn(6000, 1, 16, 16, generator=g)
     assert fair_crps(same, y).item() == pytest.approx(fair_crps(white, y).item(), abs=0.01)
     assert fair_crps(white, y, patch=4).item() > fair_crps(same, y, patch=4).item() + 0.05
-    x = torch.randn(4, 2, 6, 6, generator=g)
-    assert fair_crps(x, x[:2], patch=1).item() == pytest.approx(
-        (0.5 * ((x[:2] - x[:2]).abs() + (x[2:] - x[:2]).abs()) - 0.5 * (x[:2] - x[2:]).abs())
-        .mean()
-        .item()
-    )
+    x, y = torch.randn(4, 2, 6, 6, generator=g), torch.randn(2, 2, 6, 6, generator=g)
+    x1, x2 = x[:2], x[2:]
+    per_pixel = 0.5 * ((x1 - y).abs() + (x2 - y).abs()) - 0.5 * (x1 - x2).abs()
+    assert fair_crps(x, y, patch=1).item() == pytest.approx(per_pixel.mean().item())
+
+    def block_norm(d):  # 4x4 blocks of a 6x6 grid: the one top-left block, the rest cropped
+        return d[..., :4, :4].pow(2).sum((-2, -1)).sqrt() / 4
+
+    blocks = 0.5 * (block_norm(x1 - y) + block_norm(x2 - y)) - 0.5 * block_norm(x1 - x2)
+    assert fair_crps(x, y, patch=4).item() == pytest.approx(blocks.mean().item())
     with pytest.raises(InputError, match="crps patch 7"):
-        fair_crps(x, x[:2], patch=7)
+        fair_crps(x, y, patch=7)
     with pytest.raises(InputError, match="crps_patch"):
         build_model("pixel-cgan", {"lam_crps": 1.0, "crps_patch": 0}, FieldSpec())
 

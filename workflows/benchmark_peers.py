@@ -676,6 +676,8 @@ COLUMNS = {
         ("std_ratio_near", "std / kriging std ≤ 1.5 px"),
         ("std_ratio_error", "std / kriging std err"),
         ("mean_bias", "mean bias (kriging stds)"),
+        ("mean_slope", "mean vs estimate: slope"),
+        ("mean_shift", "mean vs estimate: shift"),
         ("coverage", "coverage 5-95 %"),
         ("coverage_expected", "exact-ensemble coverage"),
         ("load_1min", "load"),

@@ -68,6 +68,8 @@ STATISTICS = {  # per case: (row key, label, lower is better)
         ("std_ratio_near", "std / kriging std ≤ 1.5 px", None),
         ("std_ratio_error", "std / kriging std err", True),
         ("mean_bias", "mean bias (kriging stds)", True),
+        ("mean_slope", "mean vs estimate: slope (exact 1)", None),
+        ("mean_shift", "mean vs estimate: shift (exact 0)", None),
         ("coverage", "coverage 5-95 %", None),
     ],
     "channels": [
