@@ -28,7 +28,9 @@ from tqdm.auto import tqdm
 
 from geocgan import __version__
 from geocgan.constraints import Canvas, Constraints, from_points
+from geocgan.devices import resolve_device
 from geocgan.errors import InputError, OutputExistsError
+from geocgan.files import atomic_path, is_partial
 from geocgan.io.checkpoint import load_model
 from geocgan.io.ensemble import (
     EnsembleStore,
@@ -42,7 +44,6 @@ from geocgan.io.wells import Wells, read_wells
 from geocgan.metrics.geostats import neighbourhood_majority
 from geocgan.models import GANModel
 from geocgan.simulate import generate_batches
-from geocgan.train import resolve_device
 
 OUTPUTS = ("ensemble.zarr", "realizations.tif", "summary.tif", "honoring.json", "overview.png")
 
@@ -156,7 +157,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         )
     if config.overwrite and out.exists():
         foreign = sorted(
-            p.name for p in out.iterdir() if p.name not in OUTPUTS and ".partial" not in p.name
+            p.name for p in out.iterdir() if p.name not in OUTPUTS and not is_partial(p.name)
         )
         if foreign:
             raise OutputExistsError(
@@ -245,9 +246,8 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         value_range=value_range,
     )
     write_summary_geotiff(out / "summary.tif", grid, summary, tags={"n": config.n}, overwrite=True)
-    tmp = out / "honoring.json.partial"
-    tmp.write_text(dumps(report, indent=1))
-    tmp.replace(out / "honoring.json")
+    with atomic_path(out / "honoring.json") as tmp:
+        tmp.write_text(dumps(report, indent=1))
     store.finalize()  # last: until here the store says the run is unfinished, and a rerun resumes
     return {
         "out": str(out),

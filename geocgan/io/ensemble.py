@@ -29,9 +29,7 @@ reads a store chunk by chunk and :func:`write_geotiff_chunks` writes a stack chu
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from geocgan.errors import GeocganError, InputError, OutputExistsError
+from geocgan.files import atomic_path
 from geocgan.io.grid import Grid
 
 REALIZATION = "realization"
@@ -641,9 +640,7 @@ def write_geotiff_chunks(
         "predictor": 3 if is_float else 2,
         "bigtiff": "if_safer",
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
             done = 0  # bands written so far
             for start, bands in chunks:
@@ -666,10 +663,6 @@ def write_geotiff_chunks(
                 dst.set_band_description(i, band_name)
                 if band_tags is not None:
                     dst.update_tags(i, **{k: _tag_value(v) for k, v in band_tags[i - 1].items()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
