@@ -107,22 +107,7 @@ def channel_field(
             f"channel_field: n_facies must be 2 (floodplain, channel) or 3 (floodplain, channel, "
             f"levee), got {n_facies!r}."
         )
-    if not (_is_number(proportion) and 0.0 < proportion < 1.0):
-        raise InputError(
-            f"channel_field: proportion must be in (0, 1) (channel fraction of the grid), got "
-            f"{proportion!r}. Pass e.g. proportion=0.28."
-        )
-    _check_positive("channel_field", "width", width, "the channel width in pixels, e.g. 6.0")
-    _check_finite("channel_field", "orientation", orientation)
-    if not (_is_number(sinuosity) and math.isfinite(sinuosity) and sinuosity >= 0):
-        raise InputError(
-            f"channel_field: sinuosity must be a finite number >= 0 (amplitude / wavelength), "
-            f"got {sinuosity!r}. Pass e.g. sinuosity=0.3, or 0 for straight channels."
-        )
-    if wavelength is not None:
-        _check_positive(
-            "channel_field", "wavelength", wavelength, "the meander wavelength in pixels, or None"
-        )
+    _check_plan("channel_field", "grid", proportion, width, orientation, sinuosity, wavelength)
     count = _check_n("channel_field", n)
     _check_seed("channel_field", seed)
 
@@ -139,6 +124,32 @@ def channel_field(
         out[k, geometry.order] = facies
     out = out.reshape(count, height, width_px)  # (n, H, W)
     return out[0] if n is None else out
+
+
+def _check_plan(
+    func: str,
+    extent: str,
+    proportion: object,
+    width: object,
+    orientation: object,
+    sinuosity: object,
+    wavelength: object,
+) -> None:
+    """Check the plan-view channel parameters shared by the 2D and 3D generators."""
+    if not (_is_number(proportion) and 0.0 < proportion < 1.0):
+        raise InputError(
+            f"{func}: proportion must be in (0, 1) (channel fraction of the {extent}), got "
+            f"{proportion!r}. Pass e.g. proportion=0.28."
+        )
+    _check_positive(func, "width", width, "the channel width in pixels, e.g. 6.0")
+    _check_finite(func, "orientation", orientation)
+    if not (_is_number(sinuosity) and math.isfinite(sinuosity) and sinuosity >= 0):
+        raise InputError(
+            f"{func}: sinuosity must be a finite number >= 0 (amplitude / wavelength), "
+            f"got {sinuosity!r}. Pass e.g. sinuosity=0.3, or 0 for straight channels."
+        )
+    if wavelength is not None:
+        _check_positive(func, "wavelength", wavelength, "the meander wavelength in pixels, or None")
 
 
 @dataclass(frozen=True)
@@ -265,6 +276,95 @@ def _place_channels(
         f"{np.count_nonzero(before <= 0) / size:.3f} of the grid, short of "
         f"proportion={proportion}. Lower the proportion or widen the channels."
     )
+
+
+def channel_field_3d(
+    shape: tuple[int, int, int],
+    *,
+    proportion: float = 0.2,
+    width: float = 8.0,
+    thickness: float = 4.0,
+    orientation: float = 0.0,
+    sinuosity: float = 0.3,
+    wavelength: float | None = None,
+    seed: int = 0,
+    n: int | None = None,
+) -> np.ndarray:
+    """Channel bodies in a ``(D, H, W)`` voxel volume: sinuous belts with a lens-shaped base.
+
+    In plan view each channel follows a sinuous centerline as in :func:`channel_field`; in
+    section it has a flat top at a random layer and a parabolic base: at horizontal distance
+    ``d`` from the centerline it is ``thickness * (1 - (2 d / width)**2)`` voxels deep. Channels
+    are added until they fill at least ``proportion`` of the volume, then every body thins by
+    the same depth so they fill ``proportion`` (to the voxel, up to ties of straight
+    channels along a grid axis). Layer 0 is the top.
+
+    Parameters
+    ----------
+    shape : (int, int, int)
+        Volume size ``(D, H, W)`` in voxels (layers top down, rows, columns).
+    proportion : float, default 0.2
+        Channel fraction of the volume, in (0, 1).
+    width : float, default 8.0
+        Channel width at the top, in horizontal voxels (> 0).
+    thickness : float, default 4.0
+        Channel depth at the centerline, in layers (> 0).
+    orientation : float, default 0.0
+        Mean channel direction in plan, degrees counter-clockwise from ``x`` (north-up).
+    sinuosity : float, default 0.3
+        Meander amplitude / wavelength (>= 0); 0 gives straight channels.
+    wavelength : float or None, default None
+        Meander wavelength in horizontal voxels (> 0); None uses ``12 * width`` capped at the
+        grid length along ``orientation``.
+    seed : int, default 0
+        Non-negative seed; realization ``k`` uses ``SeedSequence([seed, k])``.
+    n : int or None, default None
+        Number of realizations; None gives a single ``(D, H, W)`` volume.
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        Codes 0 = floodplain, 1 = channel; ``(D, H, W)``, or ``(n, D, H, W)``.
+
+    Raises
+    ------
+    InputError
+        An out-of-range parameter, or a proportion that channels cannot reach.
+    """
+    func = "channel_field_3d"
+    depth, height, width_px = _check_shape(func, shape, ndim=3)
+    _check_plan(func, "volume", proportion, width, orientation, sinuosity, wavelength)
+    _check_positive(func, "thickness", thickness, "the channel depth in layers, e.g. 4.0")
+    count = _check_n(func, n)
+    _check_seed(func, seed)
+
+    geometry = _Geometry.build(height, width_px, orientation, width)
+    if wavelength is None:
+        wavelength = min(_WAVELENGTH_PER_WIDTH * width, geometry.length)
+    layers = np.arange(depth, dtype=np.float32)[:, None]  # (D, 1) layer index, down
+    target = max(round(proportion * depth * height * width_px), 1)  # channel voxels wanted
+    out = np.empty((count, depth, height * width_px), dtype=np.uint8)  # (n, D, H*W)
+    for k, rng in enumerate(realization_rngs(seed, count)):
+        # fill: how far inside the nearest body each voxel is, layers; >= 0 inside
+        fill = np.full((depth, geometry.v.size), -np.inf, dtype=np.float32)  # (D, P) by v
+        for _ in range(_MAX_CHANNELS):
+            band, dist = _centerline_distance(rng, geometry, sinuosity * wavelength, wavelength)
+            top = rng.uniform(-0.5, depth - 0.5)  # layer index of the flat top
+            base = thickness * (1.0 - (2.0 * dist / width) ** 2)  # (B,) body depth, layers
+            inside = np.where(layers >= top, base[None, :] - (layers - top), -np.inf)  # (D, B)
+            np.maximum(fill[:, band], inside, out=fill[:, band])
+            if np.count_nonzero(fill >= 0) >= target:
+                break
+        else:
+            raise InputError(
+                f"{func}: {_MAX_CHANNELS} channels of width {width} and thickness {thickness} "
+                f"fill only {np.count_nonzero(fill >= 0) / fill.size:.3f} of the volume, short "
+                f"of proportion={proportion}. Lower the proportion or enlarge the channels."
+            )
+        threshold = -_kth_smallest(-fill.ravel(), target)  # the target-th largest fill
+        out[k][:, geometry.order] = (fill >= threshold).astype(np.uint8)
+    out = out.reshape(count, depth, height, width_px)  # (n, D, H, W)
+    return out[0] if n is None else out
 
 
 def _kth_smallest(values: np.ndarray, k: int) -> float:

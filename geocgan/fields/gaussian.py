@@ -170,6 +170,111 @@ def gaussian_field(
     return out[0] if n is None else out
 
 
+def gaussian_field_3d(
+    shape: tuple[int, int, int],
+    *,
+    model: str = "exponential",
+    len_scale: float = 16.0,
+    variance: float = 1.0,
+    mean: float = 0.0,
+    anisotropy: tuple[float, float] = (1.0, 1.0),
+    angles: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    n: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Stationary Gaussian random field(s) on a ``(D, H, W)`` voxel grid (circulant embedding).
+
+    Voxel ``(k, i, j)`` sits at ``x = j * dx``, ``y = -i * dy`` (north-up rows) and
+    ``z = -k * dz`` (layer 0 on top, ``z`` up), with ``(dz, dy, dx) = spacing``.
+
+    Parameters
+    ----------
+    shape : (int, int, int)
+        Grid size ``(D, H, W)`` in voxels (layers top down, rows, columns).
+    model : str, default "exponential"
+        Covariance model, one of ``COVARIANCE_MODELS``.
+    len_scale : float, default 16.0
+        Length scale along the major axis, in the units of ``spacing`` (> 0).
+    variance, mean : float
+        Field variance (> 0) and mean.
+    anisotropy : (float, float), default (1.0, 1.0)
+        Ratios ``(minor / major, vertical / major)`` of the length scales, each in (0, 1].
+    angles : (float, float, float), default (0, 0, 0)
+        ``(azimuth, dip, rake)`` in degrees: the major axis points ``azimuth`` degrees
+        counter-clockwise from ``x`` and dips ``dip`` degrees below the horizontal; ``rake``
+        turns the minor and vertical axes about the major one (counter-clockwise looking down
+        the major axis).
+    spacing : (float, float, float), default (1, 1, 1)
+        Voxel size ``(dz, dy, dx)`` (> 0); anisotropic voxels (``dz != dx``) are allowed.
+    n : int or None, default None
+        Number of realizations; None gives a single ``(D, H, W)`` field.
+    seed : int, default 0
+        Non-negative seed; realization ``k`` uses ``SeedSequence([seed, k])``.
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        ``(D, H, W)`` if ``n`` is None, else ``(n, D, H, W)``.
+
+    Raises
+    ------
+    InputError
+        Unknown model or an out-of-range parameter.
+    """
+    func = "gaussian_field_3d"
+    depth, height, width = _check_shape(func, shape, ndim=3)
+    _check_model(model)
+    _check_positive(func, "len_scale", len_scale, "the correlation length, e.g. 16.0")
+    _check_positive(func, "variance", variance, "the field variance, e.g. 1.0")
+    _check_finite(func, "mean", mean)
+    ratios = _check_triple(func, "anisotropy", anisotropy, 2, "e.g. (0.5, 0.1)")
+    if not all(0.0 < a <= 1.0 for a in ratios):
+        raise InputError(
+            f"{func}: anisotropy ratios must be in (0, 1] (minor / major, vertical / major), "
+            f"got {anisotropy!r}. Orient the longest axis with angles instead."
+        )
+    azimuth, dip, rake = _check_triple(func, "angles", angles, 3, "(azimuth, dip, rake)")
+    steps = _check_triple(func, "spacing", spacing, 3, "the voxel size (dz, dy, dx)")
+    if not all(s > 0 for s in steps):
+        raise InputError(
+            f"{func}: spacing must be three numbers > 0 (dz, dy, dx), got {spacing!r}."
+        )
+    count = _check_n(func, n)
+    _check_seed(func, seed)
+
+    axes = _principal_axes(azimuth, dip, rake)  # (3, 3): major, minor, vertical (x, y, z)
+    range_len = COVARIANCE_MODELS[model].practical_range * len_scale
+    sizes = [_embedding_size(m, range_len / s) for m, s in zip(shape, steps, strict=True)]
+    lags = np.meshgrid(
+        *(np.fft.fftfreq(m, 1.0 / m) * s for m, s in zip(sizes, steps, strict=True)),
+        indexing="ij",
+        sparse=True,
+    )  # signed torus lags along (layer, row, col), each broadcastable to (Md, Mh, Mw)
+    h = (lags[2], -lags[1], -lags[0])  # (x, y, z): rows point down y, layers down z
+    along = [sum(a[c] * h[c] for c in range(3)) for a in axes]  # 3 x (Md, Mh, Mw)
+    lag = np.sqrt(along[0] ** 2 + (along[1] / ratios[0]) ** 2 + (along[2] / ratios[1]) ** 2)
+    root_eig = np.sqrt(np.clip(fft.rfftn(covariance(model, lag, len_scale)).real, 0.0, None))
+    scale = math.sqrt(variance)
+    out = np.empty((count, depth, height, width), dtype=np.float32)  # (n, D, H, W)
+    for k, rng in enumerate(realization_rngs(seed, count)):
+        noise = rng.standard_normal(sizes)  # (Md, Mh, Mw) white noise
+        z = fft.irfftn(root_eig * fft.rfftn(noise), s=sizes)  # (Md, Mh, Mw), unit variance
+        out[k] = mean + scale * z[:depth, :height, :width]
+    return out[0] if n is None else out
+
+
+def _principal_axes(azimuth: float, dip: float, rake: float) -> np.ndarray:
+    """Unit major, minor and vertical axes as rows ``(3, 3)`` of (x, y, z) components."""
+    a, d, r = (math.radians(v) for v in (azimuth, dip, rake))
+    major = np.array([math.cos(a) * math.cos(d), math.sin(a) * math.cos(d), -math.sin(d)])
+    minor0 = np.array([-math.sin(a), math.cos(a), 0.0])
+    vertical0 = np.cross(major, minor0)
+    minor = math.cos(r) * minor0 + math.sin(r) * vertical0
+    vertical = -math.sin(r) * minor0 + math.cos(r) * vertical0
+    return np.stack([major, minor, vertical])
+
+
 def _root_spectrum(
     height: int, width: int, model: str, len_scale: float, anisotropy: float, angle: float
 ) -> np.ndarray:
@@ -210,17 +315,35 @@ def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _check_shape(func: str, shape: object) -> tuple[int, int]:
+def _check_shape(func: str, shape: object, ndim: int = 2) -> tuple[int, ...]:
     if not (
         isinstance(shape, (tuple, list))
-        and len(shape) == 2
+        and len(shape) == ndim
         and all(_is_int(s) and s > 0 for s in shape)
     ):
+        if ndim == 3:
+            raise InputError(
+                f"{func}: shape must be three positive integers (layers, rows, columns), got "
+                f"{shape!r}. Pass e.g. shape=(32, 64, 64)."
+            )
         raise InputError(
             f"{func}: shape must be two positive integers (rows, columns), got {shape!r}. "
             f"Pass e.g. shape=(128, 256)."
         )
-    return int(shape[0]), int(shape[1])
+    return tuple(int(s) for s in shape)
+
+
+def _check_triple(func: str, name: str, value: object, size: int, hint: str) -> tuple[float, ...]:
+    """``size`` finite numbers as floats, or an InputError naming the parameter."""
+    if not (
+        isinstance(value, (tuple, list))
+        and len(value) == size
+        and all(_is_number(v) and math.isfinite(v) for v in value)
+    ):
+        raise InputError(
+            f"{func}: {name} must be {size} finite numbers, got {value!r}. Pass {hint}."
+        )
+    return tuple(float(v) for v in value)
 
 
 def _check_model(model: object) -> None:
