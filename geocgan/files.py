@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,7 +50,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     ...     tmp.write_text(text)
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+    tmp = _partial_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
     os.close(fd)
     mode = os.stat(tmp).st_mode & 0o777
@@ -62,6 +63,28 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """A temporary directory path to build ``path`` in; it becomes ``path`` on success.
+
+    Like :func:`atomic_path` for a directory (e.g. a Zarr store's skeleton): the yielded
+    path does not exist yet; the writer creates it. ``path`` itself must not exist.
+    """
+    path = Path(path)
+    tmp = _partial_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _partial_name(path: Path) -> Path:
+    """``.<name>.<8 hex>.partial`` beside ``path``."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+
+
 def is_partial(name: str | Path) -> bool:
     """Whether a file name is a temporary that an interrupted geocgan write left behind."""
     return bool(_PARTIAL.match(Path(name).name))
@@ -70,12 +93,13 @@ def is_partial(name: str | Path) -> bool:
 def remove_partials(directory: str | Path) -> list[str]:
     """Delete the temporaries of interrupted writes in ``directory``; their names, sorted.
 
-    Only plain files whose names :func:`is_partial` recognises are touched.
+    Only files and directories whose names :func:`is_partial` recognises are touched.
     """
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    removed = sorted(p.name for p in directory.iterdir() if p.is_file() and is_partial(p.name))
+    removed = sorted(p.name for p in directory.iterdir() if is_partial(p.name))
     for name in removed:
-        (directory / name).unlink(missing_ok=True)
+        p = directory / name
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
     return removed

@@ -27,14 +27,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from geocgan import __version__
+from geocgan.checkpoint import load_model
 from geocgan.constraints import Canvas, Constraints, from_points
 from geocgan.devices import resolve_device
 from geocgan.errors import InputError, OutputExistsError
-from geocgan.files import atomic_path, is_partial
-from geocgan.io.checkpoint import load_model
+from geocgan.files import atomic_path, is_partial, remove_partials
 from geocgan.io.ensemble import (
     EnsembleStore,
     iter_realizations,
+    storage,
     write_geotiff_chunks,
     write_summary_geotiff,
 )
@@ -124,6 +125,8 @@ def _runs(indices: list[int], size: int) -> list[tuple[int, int]]:
 def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateConfig) -> dict:
     """Run the main job; returns the summary printed by the CLI (paths, honoring)."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a directory for the outputs")
     model, doc = load_model(checkpoint, device=resolve_device(config.device))
     if config.compile:
         model.compile_generator()
@@ -150,15 +153,17 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     canvas = model.canvas(*grid.shape)
 
     store_path = out / "ensemble.zarr"
-    if out.exists() and not config.overwrite and not store_path.exists() and any(out.iterdir()):
+    foreign = (  # names a geocgan run (finished, killed or being replaced) never leaves
+        sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS and not is_partial(p.name))
+        if out.exists()
+        else []
+    )
+    if foreign and not config.overwrite and not store_path.exists():
         raise OutputExistsError(
-            f"{out} exists and is not a geocgan output directory; choose another "
-            "path or pass --overwrite"
+            f"{out} exists and is not a geocgan output directory (it holds "
+            f"{', '.join(foreign[:5])}); choose a new or empty directory"
         )
     if config.overwrite and out.exists():
-        foreign = sorted(
-            p.name for p in out.iterdir() if p.name not in OUTPUTS and not is_partial(p.name)
-        )
         if foreign:
             raise OutputExistsError(
                 f"{out} holds files geocgan did not write ({', '.join(foreign[:5])}); "
@@ -168,6 +173,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
             p = out / name_
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    remove_partials(out)  # what a killed run was writing
     name = "facies" if categorical else "value"
     attrs = {
         "title": f"geocgan ensemble of {name}",
@@ -195,6 +201,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         config.n,
         name=name,
         attrs=attrs,
+        codes=spec.codes if categorical else None,
         zarr_format=config.zarr_format,
         overwrite=config.overwrite,
     )
@@ -219,11 +226,14 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         ):  # (k, H, W) raw generator output
             yield start, stats.add(raw)
 
+    dtype, fill = storage(spec.codes if categorical else None)
     write_geotiff_chunks(
         out / "realizations.tif",
         grid,
         outputs(),
         count=config.n,
+        dtype=dtype,
+        nodata=fill,
         band_names=[f"realization {i}" for i in range(config.n)],
         tags={"seed": config.seed, "model": str(checkpoint), "exact": config.exact},
         overwrite=True,

@@ -2,11 +2,14 @@
 
 Zarr layout (see /work/shared/CONVENTIONS.md)
 ---------------------------------------------
-* ``<name>(realization, y, x)``: float32, NaN fill, one chunk per realization
-  ``(1, height, width)``, so concurrent writers (Dask workers) never share a chunk.
-  Categorical fields are stored as float32 facies codes (exact for codes below 2**24):
-  one dtype and one fill value (NaN = not generated) for every product, read as-is by
-  GDAL/QGIS; describe the codes with CF ``flag_values``/``flag_meanings`` in ``var_attrs``.
+* ``<name>(realization, y, x)``: one chunk per realization ``(1, height, width)``, so
+  concurrent writers (Dask workers) never share a chunk. Continuous fields: float32, NaN
+  fill. Facies (``codes=``): integer codes, uint8 with fill 255 when every code lies in
+  0..254 (else int32 with fill -2**31), with CF ``flag_values``/``flag_meanings``; xarray
+  decodes them to float with NaN where not generated, as stores of earlier versions
+  (float32 codes) read. The variable carries GDAL's ``_CRS`` attribute (WKT) beside CF
+  ``grid_mapping``, so GDAL 3.4+ finds the CRS, and ``coordinates: spatial_ref``, so a
+  plain ``xr.open_zarr`` keeps the transform of rotated grids.
 * ``realization``: int coordinate 0..n-1 (``standard_name="realization"``, ``units="1"``).
 * ``x``/``y``: pixel-centre coordinates with CF attributes (axis-aligned grids; rotated
   grids have no 1-D coordinates and rely on ``spatial_ref``'s ``GeoTransform``).
@@ -44,7 +47,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from geocgan.errors import GeocganError, InputError, OutputExistsError
-from geocgan.files import atomic_path
+from geocgan.files import atomic_dir, atomic_path
 from geocgan.io.grid import Grid
 
 REALIZATION = "realization"
@@ -130,10 +133,67 @@ def _missing(path: Path) -> list[int]:
     return np.flatnonzero(written == 0).tolist()
 
 
-def _template(grid: Grid, n: int, name: str, attrs: dict, var_attrs: dict) -> xr.Dataset:
-    """Lazy all-NaN ensemble with coordinates, CRS and flags; only metadata gets written."""
+def ensemble_status(path: str | Path) -> dict:
+    """What an ensemble store holds and lacks, without opening it as a dataset.
+
+    Returns
+    -------
+    dict
+        ``complete`` (bool), ``n`` (realizations), ``missing_realizations`` (indices not
+        written), and ``unfinished`` (a sentence saying what is missing, or None).
+    """
+    path = Path(path)
+    group = _group(path)
+    if WRITTEN not in group:
+        raise InputError(f"{path} is not a geocgan ensemble store (no '{WRITTEN}' array).")
+    missing = _missing(path)
+    complete = group.attrs.get("complete") is True
+    unfinished = None
+    if not complete:
+        unfinished = (
+            f"realizations {_listing(missing)} were not written"
+            if missing
+            else "every realization is written, but the other outputs (GeoTIFFs, summary, "
+            "honoring report, overview) were not finished"
+        )
+    return {
+        "complete": complete,
+        "n": int(group[WRITTEN].shape[0]),
+        "missing_realizations": missing,
+        "unfinished": unfinished,
+    }
+
+
+def storage(codes: Sequence[int] | None) -> tuple[np.dtype, float | int]:
+    """Stored dtype and fill value: float32/NaN, or the smallest integer type for ``codes``.
+
+    Facies codes are stored as integers: uint8 with fill 255 when every code lies in
+    0..254, else int32 with fill -2**31 (refused as a code).
+    """
+    if codes is None:
+        return np.dtype(np.float32), float("nan")
+    codes = [int(c) for c in codes]
+    if all(0 <= c <= 254 for c in codes):
+        return np.dtype(np.uint8), 255
+    fill = int(np.iinfo(np.int32).min)
+    if any(not fill < c <= np.iinfo(np.int32).max for c in codes):
+        raise InputError(f"Facies codes {codes} do not fit 32-bit integers; recode them.")
+    return np.dtype(np.int32), fill
+
+
+def _template(
+    grid: Grid, n: int, name: str, attrs: dict, var_attrs: dict, codes: Sequence[int] | None
+) -> xr.Dataset:
+    """Lazy unwritten ensemble with coordinates, CRS and flags; only metadata gets written."""
     h, w = grid.shape
-    values = da.full((n, h, w), np.nan, dtype=np.float32, chunks=(1, h, w))  # (n, H, W)
+    dtype, fill = storage(codes)
+    values = da.full((n, h, w), fill, dtype=dtype, chunks=(1, h, w))  # (n, H, W)
+    if codes is not None:
+        var_attrs = {
+            "flag_values": [int(c) for c in codes],
+            "flag_meanings": " ".join(f"facies_{int(c)}" for c in codes),
+            **var_attrs,
+        }
     coords: dict[str, xr.Variable] = {
         REALIZATION: xr.Variable(
             REALIZATION,
@@ -163,7 +223,8 @@ def _template(grid: Grid, n: int, name: str, attrs: dict, var_attrs: dict) -> xr
     ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     if grid.axis_aligned:
         ds = ds.rio.write_coordinate_system()
-    ds[name].encoding["_FillValue"] = np.float32(np.nan)
+    ds[name].attrs["_CRS"] = {"wkt": grid.crs.to_wkt()}  # what GDAL's Zarr driver reads
+    ds[name].encoding.update({"_FillValue": dtype.type(fill), "coordinates": "spatial_ref"})
     ds[WRITTEN].encoding.update({"_FillValue": None, "chunks": (1,)})
     return ds
 
@@ -205,6 +266,7 @@ class EnsembleStore:
         name: str = "value",
         attrs: Mapping[str, object] | None = None,
         var_attrs: Mapping[str, object] | None = None,
+        codes: Sequence[int] | None = None,
         zarr_format: int = 2,
         overwrite: bool = False,
     ) -> EnsembleStore:
@@ -225,8 +287,10 @@ class EnsembleStore:
             version...). Scalars and lists of scalars are stored as-is, anything else as a
             JSON string. They identify the run: resuming requires the same attrs.
         var_attrs : mapping, optional
-            Attributes of the ensemble variable, e.g. ``units``, ``long_name``, or CF
-            ``flag_values``/``flag_meanings`` for facies codes.
+            Attributes of the ensemble variable, e.g. ``units`` or ``long_name``.
+        codes : sequence of int, optional
+            Facies codes: store integer codes (see :func:`storage`) with CF
+            ``flag_values``/``flag_meanings``. Default: a continuous float32 field.
         zarr_format : {2, 3}, default 2
             2 for GDAL/QGIS < 3.11 users; 3 is the newer format.
         overwrite : bool, default False
@@ -264,8 +328,9 @@ class EnsembleStore:
                     "Choose another output path."
                 )
             shutil.rmtree(path)
-        ds = _template(grid, n, name, _normalize_attrs(attrs), _normalize_attrs(var_attrs))
-        ds.to_zarr(path, mode="w-", compute=False, consolidated=False, zarr_format=zarr_format)
+        ds = _template(grid, n, name, _normalize_attrs(attrs), _normalize_attrs(var_attrs), codes)
+        with atomic_dir(path) as tmp:  # a kill leaves no half-made store under `path`
+            ds.to_zarr(tmp, mode="w-", compute=False, consolidated=False, zarr_format=zarr_format)
         return cls(path, name, n, zarr_format)
 
     @classmethod
@@ -331,6 +396,7 @@ class EnsembleStore:
         name: str = "value",
         attrs: Mapping[str, object] | None = None,
         var_attrs: Mapping[str, object] | None = None,
+        codes: Sequence[int] | None = None,
         zarr_format: int = 2,
         overwrite: bool = False,
     ) -> EnsembleStore:
@@ -350,6 +416,7 @@ class EnsembleStore:
             name=name,
             attrs=attrs,
             var_attrs=var_attrs,
+            codes=codes,
             zarr_format=zarr_format,
             overwrite=overwrite,
         )
@@ -395,33 +462,40 @@ def write_region(path: str | Path, start: int, data: np.ndarray) -> None:
     start : int
         First realization index.
     data : numpy.ndarray
-        Realizations, shape (k, height, width); stored as float32.
+        Realizations, shape (k, height, width); stored in the store's dtype (float32, or
+        integer facies codes).
 
     Raises
     ------
     OutputExistsError
         If the store is already complete.
     ValueError
-        If the shape or index range does not fit the store.
+        If the shape or index range does not fit the store, or facies codes are not
+        integers.
     """
     path = Path(path)
-    data = np.asarray(data, dtype=np.float32)  # (k, H, W)
-    ds = xr.open_zarr(path, consolidated=False, decode_coords="all")
-    name = _data_name(ds, path)
-    if ds.attrs.get("complete") is True:
+    group = _group(path, mode="r+")
+    names = [k for k, a in group.arrays() if a.ndim == 3]
+    if len(names) != 1 or WRITTEN not in group:
+        raise InputError(f"{path} is not a geocgan ensemble store.")
+    if group.attrs.get("complete") is True:
         raise OutputExistsError(f"{path} is complete; refusing to modify it.")
-    n, h, w = (ds.sizes[d] for d in DIMS)
+    array = group[names[0]]
+    n, h, w = array.shape
+    data = np.asarray(data)  # (k, H, W)
     if data.ndim != 3 or data.shape[1:] != (h, w) or not 0 <= start <= n - len(data):
         raise ValueError(
             f"Cannot write data of shape {data.shape} at realization {start} into {path} "
             f"holding {n} realizations of {h} x {w}."
         )
-    region = {REALIZATION: slice(start, start + len(data))}
-    xr.Dataset({name: (DIMS, data)}).to_zarr(path, region=region, mode="r+", consolidated=False)
-    flags = np.ones(len(data), dtype=np.uint8)  # (k,)
-    xr.Dataset({WRITTEN: (REALIZATION, flags)}).to_zarr(
-        path, region=region, mode="r+", consolidated=False
-    )
+    if np.issubdtype(array.dtype, np.integer):
+        fill = array.fill_value
+        if not (
+            np.isfinite(data).all() and (data == np.round(data)).all() and (data != fill).all()
+        ):
+            raise ValueError(f"Facies codes for {path} must be integers other than {fill}.")
+    array[start : start + len(data)] = data.astype(array.dtype)
+    group[WRITTEN][start : start + len(data)] = 1  # after the data: a kill leaves them unflagged
 
 
 def open_ensemble(path: str | Path, allow_incomplete: bool = False) -> xr.Dataset:
@@ -448,11 +522,13 @@ def open_ensemble(path: str | Path, allow_incomplete: bool = False) -> xr.Datase
         raise InputError(f"{path} is not a geocgan ensemble store (no 'complete' attribute).")
     if complete is not True and not allow_incomplete:
         raise InputError(
-            f"{path} is an unfinished ensemble: realizations {_listing(_missing(path))} were "
-            "not written (the run was interrupted or is still going). Rerun the same command "
-            "to resume it, or pass allow_incomplete=True to read what is there."
+            f"{path} is an unfinished ensemble: {ensemble_status(path)['unfinished']} (the "
+            "run was interrupted or is still going). Rerun the same command to resume it, "
+            "or pass allow_incomplete=True to read what is there."
         )
-    consolidated = group.metadata.zarr_format == 2 and complete is True
+    consolidated = (
+        group.metadata.zarr_format == 2 and complete is True and (path / ".zmetadata").is_file()
+    )
     ds = xr.open_zarr(path, consolidated=consolidated, decode_coords="all")
     _data_name(ds, path)
     return ds
@@ -639,6 +715,7 @@ def write_geotiff_chunks(
         "compress": "deflate",
         "predictor": 3 if is_float else 2,
         "bigtiff": "if_safer",
+        "photometric": "MINISBLACK",  # never RGB, whatever the band count and dtype
     }
     with atomic_path(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
