@@ -8,26 +8,80 @@ command name), with one table per command, e.g.::
       seed: 7
 
 Flags on the command line win over the file. Progress goes to stderr, results to stdout.
-Exit status: 0 success, 1 an error you can fix (the message says how), 2 a usage error.
+Exit status: 0 success, 1 an error you can fix (the message says how), 2 a usage error
+(a wrong option, or a config file that cannot be read). Input a user can get wrong never
+shows a Python traceback; ``geocgan --debug ...`` shows it, for developers.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import tomllib
 import typer
 import yaml
+from click.core import ParameterSource
 
 from geocgan import __version__
 from geocgan.errors import GeocganError, InputError
 from geocgan.io.jsonio import dumps
 
+
+class _Group(typer.core.TyperGroup):
+    """Turns every error a command lets through into a message: no traceback unless --debug."""
+
+    def invoke(self, ctx: click.Context):
+        debug = ctx.params.get("debug")
+        plain = warnings.formatwarning
+        if not debug:
+            warnings.formatwarning = _format_warning
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as err:
+            if debug:
+                raise
+            typer.echo(f"error: {_message(err)}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            warnings.formatwarning = plain
+
+
+def _message(err: Exception) -> str:
+    """What to print for an error: geocgan's own as they are, file-system errors with the
+    path and a fix, anything else as a bug to report."""
+    if isinstance(err, GeocganError):
+        return str(err)
+    if isinstance(err, OSError):
+        where = f" ({err.filename})" if err.filename else ""
+        fix = (
+            "choose a place you may write to"
+            if isinstance(err, PermissionError)
+            else "check the path: a directory where a file is expected, or the reverse?"
+            if isinstance(err, IsADirectoryError | NotADirectoryError | FileExistsError)
+            else "check the path and the free disk space"
+        )
+        return f"{err.strerror or err}{where}; {fix}"
+    return (
+        f"geocgan failed unexpectedly ({type(err).__name__}: {err}). This is a bug: please "
+        "report it with the command line; `geocgan --debug ...` shows the traceback."
+    )
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings as one line, ``warning: ...``, without Python's source line."""
+    return f"warning: {message}\n"
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -103,7 +157,12 @@ def _fail(err: Exception) -> None:
 def _load_config(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"config file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"config file {path} is not UTF-8 text ({err}); save it as UTF-8"
+        ) from None
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
@@ -152,13 +211,18 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show Python tracebacks and warning sources (developers)."),
+    ] = False,
 ) -> None:
     """geocgan: wells + grid + trained model -> a georeferenced ensemble."""
     if config is not None:
         try:
             ctx.default_map = _translate(ctx.command, _load_config(config), config)
-        except GeocganError as err:
-            _fail(err)
+        except GeocganError as err:  # a usage error, as a wrong option is
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
 
 
 # -- train ------------------------------------------------------------------------------------
@@ -166,10 +230,30 @@ def main(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     training_images: Annotated[
-        list[Path], typer.Argument(help="Training images: GeoTIFF, NetCDF, Zarr or .npy (2-D).")
+        list[Path],
+        typer.Argument(
+            help="Training data: images (GeoTIFF, NetCDF, Zarr or .npy, 2-D) for field models; "
+            "for models that train on labelled images, a dataset name (mnist, fashion-mnist) "
+            "or .npz files with 'images' and 'labels'."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint to write (.safetensors).")],
+    model_name: Annotated[
+        str,
+        typer.Option(
+            "--model", help="Model to train (`geocgan models` lists them and their settings)."
+        ),
+    ] = "pixel-cgan",
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A model setting KEY=VALUE (repeatable), for any setting of the model's "
+            "config; wins over the options below.",
+        ),
+    ] = None,
     kind: Annotated[
         Kind, typer.Option(help="Facies codes (categorical) or a continuous property.")
     ] = Kind.categorical,
@@ -295,55 +379,63 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing checkpoint.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train a pixel-constrained cGAN on random patches of training images."""
-    from geocgan.constraints import FieldSpec
-    from geocgan.io.images import read_training_image
-    from geocgan.models import build_model
-    from geocgan.models.pixel_cgan import moment_target_of
+    """Train a model: by default the pixel-constrained cGAN on random patches of training images."""
+    from geocgan.models import build_model, model_class
+    from geocgan.models.settings import apply_settings, settings
     from geocgan.plots import plot_training
-    from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
+    from geocgan.train import TrainConfig, Trainer
 
     try:
+        cls = model_class(model_name)
+        known = settings(cls.config_class)
         if out.exists() and not (resume or overwrite):
             raise GeocganError(
                 f"{out} exists; pass --resume to continue it or --overwrite to start again"
             )
-        if arch == Arch.fcn and patch < 2**d_layers:
-            raise InputError(
-                f"--patch {patch} is smaller than the {2**d_layers} px that --d-layers {d_layers} "
-                f"needs: give --patch {2**d_layers} or more, or fewer --d-layers"
-            )
-        flip_axes = "" if flip == Flip.none else flip.value
-        images = [read_training_image(p, variable=variable) for p in training_images]
-        import numpy as np
-
-        spec = FieldSpec.from_data(np.concatenate([im.ravel() for im in images]), kind.value)
-        model = build_model(
-            "pixel-cgan",
-            {
-                "arch": arch.value,
-                "lam": lam,
-                "lam_local": lam_local,
-                "lam_moments": lam_moments,
-                "moment_target": moment_target_of(images, spec)
-                if lam_moments and moment_target == MomentTarget.images
-                else [],
-                "lam_div": lam_div,
-                "lam_crps": lam_crps,
-                "crps_patch": crps_patch,
-                "ema": ema,
-                "canvas": canvas,
-                "conditional": not unconditional,
-                "density": density,
-                "mode": mode.value,
-                "ngf": ngf,
-                "ndf": ndf,
-                "d_layers": d_layers,
-                "lr_g": lr,
-                "lr_d": lr,
-            },
-            spec,
+        # the options above, for the models whose config has them: config key -> (parameter,
+        # value); one given for a model without that setting is an error, not ignored
+        options = {
+            "arch": ("arch", arch.value),
+            "lam": ("lam", lam),
+            "lam_local": ("lam_local", lam_local),
+            "lam_moments": ("lam_moments", lam_moments),
+            "lam_div": ("lam_div", lam_div),
+            "lam_crps": ("lam_crps", lam_crps),
+            "crps_patch": ("crps_patch", crps_patch),
+            "ema": ("ema", ema),
+            "canvas": ("canvas", canvas),
+            "conditional": ("unconditional", not unconditional),
+            "density": ("density", density),
+            "mode": ("mode", mode.value),
+            "ngf": ("ngf", ngf),
+            "ndf": ("ndf", ndf),
+            "d_layers": ("d_layers", d_layers),
+            "lr_g": ("lr", lr),
+            "lr_d": ("lr", lr),
+        }
+        config: dict = {}
+        for key, (param, value) in options.items():
+            if key in known:
+                config[key] = value
+            elif ctx.get_parameter_source(param) not in (None, ParameterSource.DEFAULT):
+                flag = next(o for p in ctx.command.params if p.name == param for o in p.opts)
+                raise InputError(
+                    f"{flag} is not a setting of model {model_name!r}; its settings are "
+                    f"{', '.join(known)} (give them with --set KEY=VALUE)"
+                )
+        config = apply_settings(cls.config_class, config, sets or [], model_name)
+        data, spec, meta = _training_data(
+            cls,
+            training_images,
+            config,
+            kind=kind,
+            variable=variable,
+            patch=patch,
+            flip=flip,
+            moment_target=moment_target,
+            device=device,
         )
+        model = build_model(model_name, config, spec, seed=seed)
         cfg = TrainConfig(
             epochs=epochs,
             batch_size=batch_size,
@@ -355,16 +447,7 @@ def train(
         if overwrite and not resume:
             out.unlink(missing_ok=True)
             log.unlink(missing_ok=True)
-        trainer = Trainer(
-            model,
-            PatchSampler(images, patch, device=resolve_device(device), flip=flip_axes),
-            cfg,
-            checkpoint=out,
-            log=log,
-            meta={"training_images": [str(p) for p in training_images], "patch": patch}
-            | ({"flip": flip_axes} if flip_axes else {}),
-            progress=not quiet,
-        )
+        trainer = Trainer(model, data, cfg, checkpoint=out, log=log, meta=meta, progress=not quiet)
         rows = trainer.fit(resume=resume)
         if rows:
             plot_training(out.with_suffix(".png"), rows)
@@ -374,6 +457,136 @@ def train(
                 f"{out} is already trained to epoch {epochs}; raise --epochs to train further",
                 err=True,
             )
+    except GeocganError as err:
+        _fail(err)
+
+
+def _training_data(
+    cls, paths: list[Path], config: dict, *, kind, variable, patch, flip, moment_target, device
+):
+    """The data source, field spec and checkpoint description for ``cls`` from the command
+    line: labelled images for models that need labels, else patches of training images."""
+    import numpy as np
+
+    from geocgan.devices import resolve_device
+    from geocgan.train import FieldArray, PatchSampler
+
+    dev = resolve_device(device)
+    if "labels" in cls.needs:
+        images, labels = _labelled_images(paths)
+        spec = cls.field_spec(images, "continuous")
+        meta = {"training_data": [str(p) for p in paths]}
+        n_classes = config.get("n_classes")
+        return FieldArray(images, dev, labels=labels, n_classes=n_classes), spec, meta
+    if config.get("arch", "fcn") == "fcn" and patch < 2 ** config.get("d_layers", 0):
+        raise InputError(
+            f"--patch {patch} is smaller than the {2 ** config['d_layers']} px that --d-layers "
+            f"{config['d_layers']} needs: give --patch {2 ** config['d_layers']} or more, or "
+            "fewer --d-layers"
+        )
+    from geocgan.io.images import read_training_image
+    from geocgan.models.pixel_cgan import moment_target_of
+
+    flip_axes = "" if flip == Flip.none else flip.value
+    images = [read_training_image(p, variable=variable) for p in paths]
+    spec = cls.field_spec(np.concatenate([im.ravel() for im in images]), kind.value)
+    if config.get("lam_moments") and moment_target == MomentTarget.images:
+        config["moment_target"] = moment_target_of(images, spec)
+    meta = {"training_images": [str(p) for p in paths], "patch": patch} | (
+        {"flip": flip_axes} if flip_axes else {}
+    )
+    return PatchSampler(images, patch, device=dev, flip=flip_axes), spec, meta
+
+
+def _labelled_images(paths: list[Path]):
+    """Images ``(N, H, W)`` and labels ``(N,)`` from a dataset name or .npz files."""
+    import numpy as np
+
+    from geocgan import datasets
+
+    images, labels = [], []
+    for p in paths:
+        if p.suffix == "" and str(p).lower() in ("mnist", "fashion-mnist", "fashion_mnist"):
+            im, lab = datasets.load(str(p).lower().replace("_", "-"))["train"]
+        elif p.suffix == ".npz" and p.is_file():
+            with np.load(p, allow_pickle=False) as z:
+                if "images" not in z or "labels" not in z:
+                    raise InputError(
+                        f"{p} holds {sorted(z.files)}; a labelled training set needs arrays "
+                        "'images' (N, H, W) and 'labels' (N,)"
+                    )
+                im, lab = z["images"], z["labels"]
+        else:
+            raise InputError(
+                f"{p}: this model trains on labelled images; give a dataset name (mnist, "
+                "fashion-mnist) or an .npz file with 'images' and 'labels'"
+            )
+        images.append(np.asarray(im, np.float32))
+        labels.append(np.asarray(lab).astype(np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+@app.command()
+def models(
+    name: Annotated[str | None, typer.Argument(help="A model, to list its settings.")] = None,
+) -> None:
+    """List the models, or one model's settings (for `geocgan train --model NAME --set K=V`)."""
+    from geocgan.models import COMMAND_FOR, MODELS, model_class
+    from geocgan.models.settings import settings
+
+    try:
+        if name is None:
+            for key, cls in MODELS.items():
+                doc = (cls.__doc__ or "").strip().splitlines()[0]
+                typer.echo(f"{key:14s} {doc}  [generate: {COMMAND_FOR[cls.condition]}]")
+            return
+        cls = model_class(name)
+        for s in settings(cls.config_class).values():
+            kind = "|".join(s.choices) if s.choices else s.kind
+            typer.echo(f"{s.name:14s} {kind:12s} default {s.default!r:10s} {s.help}")
+    except GeocganError as err:
+        _fail(err)
+
+
+@app.command("sample")
+def sample_cmd(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Trained checkpoint.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output: .npz (arrays) and a .png grid.")
+    ],
+    n: Annotated[int, typer.Option("-n", min=1, help="Number of samples.")] = 64,
+    label: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="Class of the samples (class-conditional models); repeat for several, "
+            "cycled over the samples."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Sample i depends only on (seed, i).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+) -> None:
+    """Samples of a class-conditional or unconditional model (DCGAN, cGAN, ACGAN...)."""
+    import numpy as np
+
+    from geocgan.checkpoint import load_model
+    from geocgan.devices import resolve_device
+    from geocgan.files import atomic_path
+    from geocgan.plots import plot_sample_grid
+    from geocgan.simulate import sample
+
+    try:
+        out = out.with_suffix(".npz")
+        if out.exists() and not overwrite:
+            raise GeocganError(f"{out} exists; pass --overwrite to replace it")
+        m, _ = load_model(model, device=resolve_device(device))
+        labels = None if not label else np.resize(np.asarray(label, np.int64), n)
+        images = sample(m, n, labels=labels, seed=seed, progress=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp, open(tmp, "wb") as f:
+            np.savez(f, images=images, **({"labels": labels} if labels is not None else {}))
+        plot_sample_grid(out.with_suffix(".png"), images, labels)
+        typer.echo(dumps({"samples": str(out), "png": str(out.with_suffix(".png")), "n": n}))
     except GeocganError as err:
         _fail(err)
 
@@ -409,8 +622,8 @@ def simulate(
         int | None,
         typer.Option(
             min=1,
-            help="Realizations per forward pass [default: about 2^18 pixels on a CPU, "
-            "2^24 on a GPU].",
+            help="Realizations per forward pass (default: about 2^18 pixels on a CPU, "
+            "2^24 on a GPU).",
         ),
     ] = None,
     value: ValueColumn = "value",
@@ -518,18 +731,33 @@ def info(
     """Print what a checkpoint or an ensemble store holds (JSON)."""
     try:
         if path.is_dir():
-            from geocgan.io.ensemble import open_ensemble
+            from geocgan.io.ensemble import ensemble_status, open_ensemble
+            from geocgan.job import OUTPUTS
 
+            status = ensemble_status(path)
             ds = open_ensemble(path, allow_incomplete=True)
             doc = {
                 "store": str(path),
+                "complete": status["complete"],
+                "missing_realizations": status["missing_realizations"],
+                "missing_outputs": [  # beside a store that `geocgan simulate` wrote
+                    k for k in OUTPUTS if not (path.parent / k).exists()
+                ]
+                if path.name == OUTPUTS[0]
+                else [],
                 "dims": dict(ds.sizes),
                 "variables": list(ds.data_vars),
                 "crs": ds.rio.crs.to_string() if ds.rio.crs else None,
                 "attrs": dict(ds.attrs),
             }
+            if status["unfinished"]:
+                typer.echo(
+                    f"warning: {path} is unfinished: {status['unfinished']}; rerun the same "
+                    "`geocgan simulate` command to complete it",
+                    err=True,
+                )
         else:
-            from geocgan.io.checkpoint import read_checkpoint
+            from geocgan.checkpoint import read_checkpoint
 
             tensors, doc = read_checkpoint(path)
             doc.pop("optimizer_groups", None)

@@ -720,8 +720,8 @@ def _check_outputs(out_dir: Path, overwrite: bool) -> None:
 
 def _load_checkpoint(checkpoint, attrs: dict, store_path: Path, spec: dict, device: str):
     """The model that made the store (``checkpoint`` or the one recorded), with its path."""
-    from geocgan.io.checkpoint import load_model
-    from geocgan.train import resolve_device
+    from geocgan.checkpoint import load_model
+    from geocgan.devices import resolve_device
 
     path = checkpoint if checkpoint is not None else attrs.get("checkpoint")
     if path is None or not Path(path).is_file():

@@ -101,17 +101,42 @@ def plot_overview(
 
 
 def plot_training(path, rows: list[dict]) -> Path:
-    """Losses and held-out constrained-pixel error per epoch, from the trainer's JSON lines."""
+    """Every logged loss (left) and every validation number (right) per epoch, from the
+    trainer's JSON lines, whichever model wrote them."""
     ep = [r["epoch"] for r in rows]
+    losses = [k for k in rows[-1] if k.startswith("loss")]
+    vals = [k for k in rows[-1] if k.startswith(("val_", "fid", "is_", "gan_test"))]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    for k in ("loss_d", "loss_g"):
-        a.plot(ep, [r[k] for r in rows], label=k)
+    for k in losses:
+        a.plot(ep, [r.get(k, np.nan) for r in rows], label=k)
     a.set_xlabel("epoch")
-    a.set_ylabel("GAN loss")
-    a.legend()
-    b.plot(ep, [r["val_loss_c"] for r in rows], label="held-out constraint term")
-    b.set_yscale("log")
+    a.set_ylabel("loss")
+    a.legend(fontsize=7)
+    for k in vals:
+        b.plot(ep, [r.get(k, np.nan) for r in rows], label=k)
+    if vals and all(r.get(k, 1) > 0 for r in rows for k in vals):
+        b.set_yscale("log")
     b.set_xlabel("epoch")
-    b.set_ylabel("per-well squared error")
-    b.legend()
+    b.set_ylabel("validation")
+    if vals:
+        b.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_sample_grid(path, images: np.ndarray, labels=None, cols: int = 10) -> Path:
+    """Samples ``(n, H, W)`` (or ``(n, C, H, W)``, first channel shown) as a grid, each
+    titled with its class when ``labels`` are given."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    n = len(images)
+    cols = min(cols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.95), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray")
+            if labels is not None:
+                ax.set_title(str(int(labels[i])), fontsize=7)
     return _save(fig, path)

@@ -1,10 +1,15 @@
 """One trainer for every model of the ``GANModel`` contract.
 
 Seeded and resumable: every random draw of epoch ``e`` comes from a generator seeded with
-``(seed, e)``, and a checkpoint (safetensors + JSON, weights and optimizer state) is written
-atomically at the end of each epoch, so a run resumed from epoch ``e`` continues exactly
-as if it had never stopped. One JSON line per epoch records the losses and the
-constrained-pixel error on held-out constraints.
+``(seed, e)`` (and torch's global generator, for dropout and the like, is seeded from the
+same pair), so a run resumed from epoch ``e`` continues exactly as if it had never stopped.
+A checkpoint (safetensors + JSON, weights and optimizer state) is written atomically at the
+end of each epoch. One JSON line per epoch records the losses the model returns, its own
+validation numbers, and whatever the ``on_epoch`` hooks add.
+
+Data sources yield ``Batch`` objects of raw values (``x`` and the parts a model ``needs``):
+``FieldArray`` (a stack of fields, optionally labelled), ``PatchSampler`` (windows of
+training images), ``WithConditionSource`` (constraints drawn from other fields).
 """
 
 from __future__ import annotations
@@ -12,54 +17,81 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geocgan.constraints import constraint_tensor, random_masks
+from geocgan.checkpoint import load_model, save_checkpoint
+from geocgan.devices import resolve_device
 from geocgan.errors import CheckpointError, InputError
-from geocgan.io.checkpoint import load_model, save_checkpoint
+from geocgan.files import atomic_path
 from geocgan.io.jsonio import dumps
 from geocgan.models import GANModel
-from geocgan.models.pixel_cgan import constraint_loss
-from geocgan.seeds import torch_generator
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(
-            f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto"
-        )
-    return dev
-
+from geocgan.models.base import Batch
+from geocgan.seeds import derive_seed, torch_generator
 
 # -- training data ----------------------------------------------------------------------
 
 
 class FieldArray:
-    """A stack of raw fields ``(N, H, W)`` kept on the device; an epoch is one pass."""
+    """A stack of raw fields ``(N, H, W)`` (or images ``(N, C, H, W)``) kept on the device,
+    optionally with class ``labels`` ``(N,)`` in ``0 .. n_classes - 1``; an epoch is one pass.
+    """
 
-    def __init__(self, fields: np.ndarray | torch.Tensor, device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        fields: np.ndarray | torch.Tensor,
+        device: torch.device | str = "cpu",
+        labels: np.ndarray | torch.Tensor | None = None,
+        n_classes: int | None = None,
+    ):
         self.fields = torch.as_tensor(np.asarray(fields, dtype=np.float32), device=device)
-        if self.fields.ndim != 3:
+        if self.fields.ndim not in (3, 4):
             raise InputError(
-                f"training fields must be (N, H, W), got shape {tuple(self.fields.shape)}"
+                f"training fields must be (N, H, W) or (N, C, H, W), got shape "
+                f"{tuple(self.fields.shape)}"
             )
+        self.labels = None
+        if labels is not None:
+            lab = np.asarray(labels)
+            if lab.shape != (len(self.fields),) or not np.issubdtype(lab.dtype, np.integer):
+                raise InputError(
+                    f"labels must be {len(self.fields)} integers, one per image; got "
+                    f"{lab.dtype} of shape {lab.shape}"
+                )
+            k = int(lab.max()) + 1 if n_classes is None else n_classes
+            bad = np.flatnonzero((lab < 0) | (lab >= k))
+            if len(bad):
+                raise InputError(
+                    f"label {int(lab[bad[0]])} of image {int(bad[0])} is outside 0..{k - 1} "
+                    f"({len(bad)} such); give labels 0..{k - 1}"
+                )
+            self.labels = torch.as_tensor(lab, dtype=torch.int64, device=device)
+        self.n_classes = None if self.labels is None else k
 
     @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.fields.shape[1:])
+    def provides(self) -> frozenset[str]:
+        return frozenset() if self.labels is None else frozenset({"labels"})
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.fields.shape[-2:])
+
+    def arrays(self) -> list[torch.Tensor]:
+        return [self.fields]
 
     def to(self, device) -> FieldArray:
         self.fields = self.fields.to(device)
+        if self.labels is not None:
+            self.labels = self.labels.to(device)
         return self
+
+    def _at(self, idx: torch.Tensor) -> Batch:
+        return Batch(self.fields[idx], None if self.labels is None else self.labels[idx])
 
     def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
         return steps_per_epoch or max(1, len(self.fields) // batch_size)
@@ -69,10 +101,10 @@ class FieldArray:
         n = len(order)
         for s in range(steps):
             idx = order[(s * batch_size + torch.arange(batch_size, device=order.device)) % n]
-            yield self.fields[idx]
+            yield self._at(idx)
 
-    def sample(self, n: int, g: torch.Generator) -> torch.Tensor:
-        return self.fields[torch.randint(len(self.fields), (n,), generator=g, device=g.device)]
+    def sample(self, n: int, g: torch.Generator) -> Batch:
+        return self._at(torch.randint(len(self.fields), (n,), generator=g, device=g.device))
 
 
 class PatchSampler:
@@ -106,9 +138,14 @@ class PatchSampler:
                     f"{self.patch[0]}x{self.patch[1]} (the patch size)"
                 )
 
+    provides = frozenset()
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.patch
+
+    def arrays(self) -> list[torch.Tensor]:
+        return self.images
 
     def to(self, device) -> PatchSampler:
         self.images = [im.to(device) for im in self.images]
@@ -121,7 +158,11 @@ class PatchSampler:
         for _ in range(steps):
             yield self.sample(batch_size, g)
 
-    def sample(self, n: int, g: torch.Generator) -> torch.Tensor:
+    def sample(self, n: int, g: torch.Generator) -> Batch:
+        """``n`` random windows ``(n, ph, pw)``, as a ``Batch``."""
+        return Batch(self.windows(n, g))
+
+    def windows(self, n: int, g: torch.Generator) -> torch.Tensor:
         ph, pw = self.patch
         dev = g.device
         which = torch.randint(len(self.images), (n,), generator=g, device=dev)
@@ -151,6 +192,40 @@ class PatchSampler:
         return out
 
 
+class WithConditionSource:
+    """``data`` whose batches carry ``cond_source``: fields drawn from ``cond_data`` (one per
+    item, after the batch, from the same generator) that pixel constraints come from instead
+    of the batch's own (the paper's protocol for the generator)."""
+
+    def __init__(self, data, cond_data):
+        self.data, self.cond_data = data, cond_data
+
+    @property
+    def provides(self) -> frozenset[str]:
+        return self.data.provides | {"cond_source"}
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def arrays(self) -> list[torch.Tensor]:
+        return self.data.arrays() + self.cond_data.arrays()
+
+    def to(self, device) -> WithConditionSource:
+        self.data.to(device), self.cond_data.to(device)
+        return self
+
+    def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
+        return self.data.steps(batch_size, steps_per_epoch)
+
+    def batches(self, batch_size: int, steps: int, g: torch.Generator):
+        for batch in self.data.batches(batch_size, steps, g):
+            yield replace(batch, cond_source=self.cond_data.sample(len(batch), g).x)
+
+    def sample(self, n: int, g: torch.Generator) -> Batch:
+        return self.data.sample(n, g)
+
+
 # -- trainer ----------------------------------------------------------------------------
 
 
@@ -167,11 +242,11 @@ class TrainConfig:
     steps_per_epoch : int, optional
         Steps in an epoch; default one pass over a field stack, or 100 patch batches.
     seed : int
-        Seed of every random draw (data order, constraint maps, noise).
+        Seed of every random draw (data order, constraint maps, noise, dropout).
     device : str
         ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1``...
     val_size : int
-        Held-out constraint maps on which the constrained-pixel error is logged.
+        Size of the held-out set the model validates on each epoch (``GANModel.validate``).
     """
 
     epochs: int = 10
@@ -182,36 +257,10 @@ class TrainConfig:
     val_size: int = 64
 
 
-VAL_STREAM = 2**31 - 1  # the seed stream of held-out constraints, apart from every epoch
+VAL_STREAM = 2**31 - 1  # the seed stream of held-out data, apart from every epoch
+GLOBAL_STREAM = 2**31 - 3  # torch's global generator in epoch e: (seed, e, GLOBAL_STREAM)
 
-
-def evaluate_constraints(
-    model: GANModel, fields: torch.Tensor, mask: torch.Tensor, g: torch.Generator
-) -> dict:
-    """Constrained-pixel error of ``model`` on raw ``fields`` with given masks.
-
-    Returns ``val_loss_c`` (the training term, network space) and ``val_honoring``: the
-    share of well pixels with the right facies (categorical) or the MSE at well pixels in
-    data units (continuous).
-    """
-    spec = model.spec
-    real = spec.encode(fields)  # (B, K, H, W)
-    cond = constraint_tensor(real, mask)
-    h, w = fields.shape[-2:]
-    z = [
-        torch.randn((len(fields), *s), generator=g, device=fields.device)
-        for s in model.noise_shapes(h, w)
-    ]
-    with torch.no_grad():
-        fake = model.generate(z, cond)
-    m = mask[:, 0]
-    out = {"val_loss_c": float(constraint_loss(fake, real, mask))}
-    decoded = spec.decode(fake)
-    if spec.kind == "categorical":
-        out["val_honoring"] = float((decoded[m] == fields[m]).float().mean())
-    else:
-        out["val_honoring"] = float(((decoded[m] - fields[m]) ** 2).mean())
-    return out
+EpochHook = Callable[["Trainer", int, dict], "dict | None"]
 
 
 def config_changes(doc: dict, config) -> list[str]:
@@ -223,8 +272,37 @@ def config_changes(doc: dict, config) -> list[str]:
     return [k for k, v in asdict(config).items() if stored.get(k) != v]
 
 
+class BestEpoch:
+    """An ``on_epoch`` hook that keeps the weights of the best epoch so far by one logged
+    number (``metric``, lowest with ``mode="min"``) as ``<checkpoint stem>_best.safetensors``
+    and logs ``best_epoch`` and ``best_<metric>``. On resume the best so far is read back from
+    the log, so the choice is the same as an uninterrupted run's."""
+
+    def __init__(self, metric: str, mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise InputError(f"BestEpoch mode {mode!r}: use 'min' or 'max'")
+        self.metric, self.mode = metric, mode
+
+    def path(self, trainer: Trainer) -> Path:
+        ck = trainer.checkpoint
+        return ck.with_name(f"{ck.stem}_best.safetensors")
+
+    def __call__(self, trainer: Trainer, epoch: int, row: dict) -> dict:
+        if self.metric not in row:
+            raise InputError(f"BestEpoch: the log has no {self.metric!r}; logged are {sorted(row)}")
+        sign = 1 if self.mode == "min" else -1
+        earlier = [r for r in trainer.rows if r["epoch"] < epoch and self.metric in r]
+        best = min(earlier, key=lambda r: sign * r[self.metric], default=None)
+        if best is None or sign * row[self.metric] < sign * best[self.metric]:
+            save_checkpoint(
+                self.path(trainer), trainer.model, trainer.doc(epoch, row), training_state=False
+            )
+            best = row
+        return {"best_epoch": best["epoch"], f"best_{self.metric}": best[self.metric]}
+
+
 class Trainer:
-    """Train ``model`` on ``data`` (a ``FieldArray`` or ``PatchSampler``).
+    """Train ``model`` on ``data`` (a data source: ``FieldArray``, ``PatchSampler``, ...).
 
     Parameters
     ----------
@@ -233,15 +311,15 @@ class Trainer:
     log : Path, optional
         JSON lines, one per epoch.
     val_data : data source, optional
-        Fields for the held-out constraints (default: drawn from ``data`` with a separate seed).
-    cond_data : data source, optional
-        Fields from which training constraint maps are drawn (the paper's protocol); default
-        the training batch itself.
+        Where the held-out set comes from (default: ``data``, drawn with a separate seed).
     meta : dict
         Extra description stored in the checkpoint (e.g. training image paths).
     snapshot_every : int
         Also keep the weights (no optimizer state) of every ``snapshot_every``-th epoch as
         ``<checkpoint stem>_epoch<NNNN>.safetensors``, to choose among later; 0 keeps none.
+    on_epoch : list of callables
+        ``hook(trainer, epoch, row)`` after each epoch's validation, before the checkpoint;
+        a dict it returns is added to the epoch's log row (e.g. ``BestEpoch``, an FID).
     """
 
     def __init__(
@@ -253,35 +331,66 @@ class Trainer:
         checkpoint,
         log=None,
         val_data=None,
-        cond_data=None,
         meta: dict | None = None,
         progress: bool = True,
         snapshot_every: int = 0,
+        on_epoch: list[EpochHook] | None = None,
     ):
         self.model, self.data, self.config = model, data, config
         self.checkpoint, self.log = Path(checkpoint), Path(log) if log else None
-        self.val_data, self.cond_data = val_data or data, cond_data
+        self.val_data = val_data or data
         self.meta = meta or {}
         self.progress = progress
+        self.on_epoch = list(on_epoch or [])
+        self.rows: list[dict] = []
         if snapshot_every < 0:
             raise InputError(
                 f"snapshot_every={snapshot_every}: give 0 (none) or a positive epoch count"
             )
         self.snapshot_every = snapshot_every
         self.device = resolve_device(config.device)
+        missing = model.needs - data.provides
+        if missing:
+            raise InputError(
+                f"model {model.name!r} trains on data with {', '.join(sorted(missing))}, which "
+                f"these data do not give (they give x{''.join(', ' + p for p in sorted(data.provides))}); "
+                + (
+                    "give labelled images (e.g. a dataset name such as mnist, or .npz with "
+                    "'images' and 'labels')"
+                    if "labels" in missing
+                    else "give paired inputs (--source)"
+                    if "source" in missing
+                    else "give a second domain (--other)"
+                    if "other" in missing
+                    else ""
+                )
+            )
         model.check_grid(*data.shape)
-        if model.spec.kind == "categorical":  # once here, so the training loop never syncs for it
-            for source in (data, val_data, cond_data):
-                for fields in getattr(source, "images", None) or [getattr(source, "fields", None)]:
-                    if fields is not None:
-                        model.spec.code_index(torch.as_tensor(fields))
+        for source in {id(s): s for s in (data, self.val_data)}.values():
+            model.check_data(source)  # once here, so the training loop never syncs for it
+
+    def doc(self, epoch: int, row: dict) -> dict:
+        """The checkpoint description at the end of ``epoch``."""
+        steps = self.data.steps(self.config.batch_size, self.config.steps_per_epoch)
+        return {
+            **self.meta,
+            "epoch": epoch,
+            "step": epoch * steps,
+            "train": asdict(self.config),
+            "complete": epoch == self.config.epochs,
+            "last": row,
+        }
 
     def fit(self, resume: bool = False) -> list[dict]:
+        dev = self.device
+        devices = [dev] if dev.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # the caller's global RNG is untouched
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> list[dict]:
         cfg, dev = self.config, self.device
         model = self.model.to(dev)
-        for source in {
-            id(s): s for s in (self.data, self.val_data, self.cond_data) if s is not None
-        }.values():
+        for source in {id(s): s for s in (self.data, self.val_data)}.values():
             source.to(dev)
         start = 0
         if resume and self.checkpoint.exists():
@@ -291,20 +400,11 @@ class Trainer:
             for name, opt in model.optimizers.items():
                 opt.load_state_dict(loaded.optimizers[name].state_dict())
             start = int(doc["epoch"])
-        rows = self._read_log(start)
+        self.rows = rows = self._read_log(start)
 
-        gv = torch_generator(cfg.seed, VAL_STREAM, device=dev)
-        val_fields = self.val_data.sample(cfg.val_size, gv)
-        val_mask = random_masks(
-            cfg.val_size,
-            val_fields.shape[-2:],
-            density=model.config.density,
-            mode=model.config.mode,
-            partial=model.config.partial,
-            generator=gv,
-            device=dev,
+        val = model.validation(
+            self.val_data, cfg.val_size, torch_generator(cfg.seed, VAL_STREAM, device=dev)
         )
-
         steps = self.data.steps(cfg.batch_size, cfg.steps_per_epoch)
         bar = tqdm(
             total=(cfg.epochs - start) * steps,
@@ -315,45 +415,34 @@ class Trainer:
         )
         for epoch in range(start + 1, cfg.epochs + 1):
             g = torch_generator(cfg.seed, epoch, device=dev)
+            torch.manual_seed(derive_seed(cfg.seed, epoch, GLOBAL_STREAM))
             t0 = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
             for batch in self.data.batches(cfg.batch_size, steps, g):
-                src = self.cond_data.sample(len(batch), g) if self.cond_data is not None else None
-                kwargs = (
-                    {"cond_source": model.spec.encode(src, check=False)} if src is not None else {}
-                )
-                losses = model.train_step(model.spec.encode(batch, check=False), g, **kwargs)
+                losses = model.train_step(model.encode(batch), g)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0) + v  # stays on the device: no sync per step
                 bar.update(1)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - t0
+            validation = model.validate(val, torch_generator(cfg.seed, VAL_STREAM, 1, device=dev))
             row = {
                 "epoch": epoch,
                 "step": epoch * steps,
                 **{k: float(v) / steps for k, v in sums.items()},
-                **evaluate_constraints(
-                    model,
-                    val_fields,
-                    val_mask,
-                    torch_generator(cfg.seed, VAL_STREAM, 1, device=dev),
-                ),
+                **validation,
                 "images_per_s": steps * cfg.batch_size / seconds,
                 "seconds": seconds,
                 "device": str(dev),
             }
+            for hook in self.on_epoch:
+                row.update(hook(self, epoch, row) or {})
             rows.append(row)
-            bar.set_postfix(loss_c=f"{row['loss_c']:.3g}", val=f"{row['val_honoring']:.3g}")
+            shown = [*list(sums)[:2], *list(validation)[-1:]]
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in shown})
             self._write_log(rows)  # before the checkpoint: a resume never skips a log line
-            doc = {
-                **self.meta,
-                "epoch": epoch,
-                "step": epoch * steps,
-                "train": asdict(cfg),
-                "complete": epoch == cfg.epochs,
-                "last": row,
-            }
+            doc = self.doc(epoch, row)
             if self.snapshot_every and epoch % self.snapshot_every == 0:
                 save_checkpoint(self.snapshot_path(epoch), model, doc, training_state=False)
             save_checkpoint(self.checkpoint, model, doc)
@@ -368,9 +457,12 @@ class Trainer:
         """Refuse to resume a checkpoint made with other model, field or training settings."""
         model = self.model
         diff = []
-        changed = config_changes(doc, model.config)
-        if changed:
-            diff.append(f"model config: {', '.join(changed)}")
+        if doc["model"] != model.name:
+            diff.append(f"model {doc['model']} instead of {model.name}")
+        else:
+            changed = config_changes(doc, model.config)
+            if changed:
+                diff.append(f"model config: {', '.join(changed)}")
         if doc["field"] != model.spec.to_dict():
             diff.append("field normalisation / facies codes")
         diff += [
@@ -396,6 +488,5 @@ class Trainer:
     def _write_log(self, rows: list[dict]) -> None:
         if self.log:
             self.log.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.log.with_name(self.log.name + ".partial")
-            tmp.write_text("".join(dumps(r) + "\n" for r in rows))
-            tmp.replace(self.log)
+            with atomic_path(self.log) as tmp:
+                tmp.write_text("".join(dumps(r) + "\n" for r in rows))

@@ -12,7 +12,7 @@ import pytest
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError, OutputExistsError
 from geocgan.fields import channel_field
-from geocgan.io.checkpoint import save_checkpoint
+from geocgan.checkpoint import save_checkpoint
 from geocgan.models import build_model
 from geocgan.peers import available_peers
 

@@ -21,7 +21,7 @@ from geocgan.evaluate import (
     training_windows,
 )
 from geocgan.fields import channel_field, gaussian_field
-from geocgan.io.checkpoint import save_checkpoint
+from geocgan.checkpoint import save_checkpoint
 from geocgan.io.ensemble import EnsembleStore, open_ensemble
 from geocgan.io.grid import Grid
 from geocgan.job import SimulateConfig, run_simulation
@@ -318,7 +318,7 @@ def test_leave_wells_out_generates_on_the_canvas_the_ensemble_was_made_with(
     and the check generates as the ensemble was generated (no canvas here)."""
     from dataclasses import replace
 
-    from geocgan.io.checkpoint import load_model
+    from geocgan.checkpoint import load_model
 
     r = continuous_run
     kwargs = {"training_image": r["ti"], "wells": r["wells"], "holdout": 3}

@@ -14,7 +14,7 @@ from geocgan.cli import app
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
 from geocgan.io import ensemble as ens
-from geocgan.io.checkpoint import read_checkpoint, save_checkpoint
+from geocgan.checkpoint import read_checkpoint, save_checkpoint
 from geocgan.io.ensemble import open_ensemble
 from geocgan.io.grid import Grid
 from geocgan.job import SimulateConfig, neighbourhood_majority, run_simulation
@@ -163,7 +163,7 @@ def test_dask_cluster_writes_the_same_ensemble(site, tmp_path, canvas):
     from dask.distributed import LocalCluster
 
     from geocgan.evaluate import WellPixels, conditional_realizations
-    from geocgan.io.checkpoint import load_model
+    from geocgan.checkpoint import load_model
 
     m = build_model(
         "pixel-cgan",

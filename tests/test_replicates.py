@@ -13,7 +13,7 @@ from test_benchmark import SIZE, TINY, bp, tiny  # noqa: F401 (tiny: the tiny be
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError, OutputExistsError
-from geocgan.io.checkpoint import save_checkpoint
+from geocgan.checkpoint import save_checkpoint
 from geocgan.models import build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflows"))

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from geocgan.cli import app
 from geocgan.constraints import FieldSpec
-from geocgan.io.checkpoint import save_checkpoint
+from geocgan.checkpoint import save_checkpoint
 from geocgan.io.grid import Grid
 from geocgan.models import build_model
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from geocgan.checkpoint import load_model, read_checkpoint, save_checkpoint
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
-from geocgan.io.checkpoint import load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
+from geocgan.models.base import Batch
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 TINY = {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 4, "d_layers": 3, "lam_local": 1.0}
@@ -36,7 +37,7 @@ def trained(tmp_path):
     """A checkpoint with optimizer state, one training step in."""
     torch.manual_seed(0)
     model = build_model("pixel-cgan", TINY, FieldSpec())
-    model.train_step(torch.randn(2, 1, 32, 32), torch.Generator().manual_seed(1))
+    model.train_step(Batch(torch.randn(2, 1, 32, 32)), torch.Generator().manual_seed(1))
     return save_checkpoint(tmp_path / "init.safetensors", model, {"epoch": 1}), model
 
 
@@ -95,7 +96,7 @@ def test_a_run_started_from_a_snapshot_takes_its_weights_and_its_average(tmp_pat
     torch.manual_seed(0)
     trained = build_model("pixel-cgan", {**TINY, "ema": 0.9}, FieldSpec())
     for _ in range(3):
-        trained.train_step(torch.randn(2, 1, 32, 32), torch.Generator().manual_seed(1))
+        trained.train_step(Batch(torch.randn(2, 1, 32, 32)), torch.Generator().manual_seed(1))
     snap = save_checkpoint(
         tmp_path / "snap.safetensors", trained, {"epoch": 3}, training_state=False
     )
@@ -148,7 +149,7 @@ def test_export_scales_the_noise_of_one_stage_and_records_the_gains(tmp_path, ca
     changed; a second export multiplies the recorded gains."""
     torch.manual_seed(0)
     src = build_model("pixel-cgan", {**TINY, "ema": 0.9}, FieldSpec())
-    src.train_step(torch.randn(2, 1, 32, 32), torch.Generator().manual_seed(1))
+    src.train_step(Batch(torch.randn(2, 1, 32, 32)), torch.Generator().manual_seed(1))
     init = save_checkpoint(tmp_path / "s.safetensors", src, {"epoch": 1})
     out, again = tmp_path / "g.safetensors", tmp_path / "g2.safetensors"
     assert (

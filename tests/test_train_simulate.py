@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from geocgan.constraints import FieldSpec, from_points, sample_constraints
-from geocgan.errors import CheckpointError, InputError
-from geocgan.io.checkpoint import (
+from geocgan.checkpoint import (
     META_KEY,
     export_model,
     load_model,
     read_checkpoint,
     save_checkpoint,
 )
+from geocgan.constraints import FieldSpec, from_points, sample_constraints
+from geocgan.errors import CheckpointError, InputError
 from geocgan.models import build_model
+from geocgan.models.base import Batch
 from geocgan.simulate import (
     auto_batch_size,
     honoring,
@@ -53,7 +54,7 @@ def test_noise_drawn_by_several_threads_is_the_noise_of_each_realization(facies3
     m = small_model()
     idx = np.array([5, 0, 9, 3, 7])
     with ThreadPoolExecutor(3) as pool:
-        threaded = parallel_noise(m, idx, 11, 32, 32, pool, 3)
+        threaded = parallel_noise(m, idx, 11, 32, 32, pool=pool, threads=3)
     for a, b in zip(threaded, realization_noise(m, idx, 11, 32, 32), strict=True):
         assert torch.equal(a, b)
     assert noise_threads("cpu", 256, 256) == 0 and noise_threads("cuda", 64, 64) == 0
@@ -213,7 +214,7 @@ def test_export_writes_a_finished_weights_only_model(tmp_path, facies32):
 def test_patch_sampler_draws_windows_of_the_training_images():
     im = np.arange(50 * 60, dtype=np.float32).reshape(50, 60)
     ps = PatchSampler([im, im[:40, :40]], 32)
-    p = ps.sample(16, torch.Generator().manual_seed(0))
+    p = ps.windows(16, torch.Generator().manual_seed(0))
     assert p.shape == (16, 32, 32)
     for x in p.numpy():  # each patch is a contiguous window: rows step 60, cols step 1
         assert np.all(np.diff(x, axis=1) == 1) and np.all(np.diff(x, axis=0) == 60)
@@ -222,14 +223,14 @@ def test_patch_sampler_draws_windows_of_the_training_images():
 def test_patch_sampler_flips_windows_without_turning_them():
     """flip='xy' gives all four mirror images of windows, never a transposed one."""
     im = np.arange(50 * 60, dtype=np.float32).reshape(50, 60)
-    p = PatchSampler([im], 32, flip="xy").sample(64, torch.Generator().manual_seed(0))
+    p = PatchSampler([im], 32, flip="xy").windows(64, torch.Generator().manual_seed(0))
     steps = set()
     for x in p.numpy():  # rows step ±60, cols step ±1: a window, maybe mirrored
         dr, dc = np.diff(x, axis=0), np.diff(x, axis=1)
         assert len(np.unique(dr)) == 1 and len(np.unique(dc)) == 1
         steps.add((dr.flat[0], dc.flat[0]))
     assert steps == {(60, 1), (-60, 1), (60, -1), (-60, -1)}
-    only_x = PatchSampler([im], 32, flip="x").sample(64, torch.Generator().manual_seed(0))
+    only_x = PatchSampler([im], 32, flip="x").windows(64, torch.Generator().manual_seed(0))
     assert np.all(np.diff(only_x.numpy(), axis=1) == 60)  # rows never mirrored
     assert set(np.diff(only_x.numpy(), axis=2)[:, 0, 0]) == {1, -1}
     with pytest.raises(InputError, match="flip='z'"):
@@ -313,7 +314,7 @@ def test_training_data_with_unknown_facies_codes_is_refused_before_training(tmp_
 
 def test_compiled_generator_gives_the_eager_ensemble(facies32, tmp_path):
     m = build_model("pixel-cgan", {**SMALL, "ema": 0.5}, FieldSpec("continuous"))
-    m.train_step(torch.randn(4, 1, 32, 32), torch.Generator().manual_seed(0))  # G_ema != G
+    m.train_step(Batch(torch.randn(4, 1, 32, 32)), torch.Generator().manual_seed(0))  # G_ema != G
     c = from_points(facies32[0].shape, [3, 20], [5, 11], [0.4, -1.2], spec=m.spec)
     eager = simulate(m, c, 5, seed=2, batch_size=4)  # a full batch and a remainder of 1
     m.compile_generator()

@@ -74,7 +74,7 @@ from geocgan.evaluate import (
     to_json,
 )
 from geocgan.fields import channel_field, gaussian_field
-from geocgan.io.checkpoint import load_model, read_checkpoint
+from geocgan.checkpoint import load_model, read_checkpoint
 from geocgan.io.images import read_training_image
 from geocgan.metrics.geostats import neighbourhood_share, split_wells
 from geocgan.metrics.plots_geostats import distance_bin_labels

@@ -37,13 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
+from geocgan.checkpoint import export_model, read_checkpoint
 from geocgan.constraints import FieldSpec, sample_constraints
+from geocgan.devices import resolve_device
 from geocgan.fields import channel_field
-from geocgan.io.checkpoint import export_model, read_checkpoint
 from geocgan.io.images import read_training_image
 from geocgan.models import build_model
 from geocgan.models.pixel_cgan import moment_target_of
-from geocgan.train import PatchSampler, TrainConfig, Trainer, resolve_device
+from geocgan.train import PatchSampler, TrainConfig, Trainer
 
 CRS = "EPSG:32631"
 ORIGIN = (500_000.0, 5_700_000.0)  # upper-left corner, metres

@@ -38,12 +38,13 @@ from pathlib import Path
 
 import torch
 
+from geocgan.checkpoint import load_model
 from geocgan.constraints import FieldSpec, sample_constraints
+from geocgan.devices import resolve_device
 from geocgan.fields import channel_field
-from geocgan.io.checkpoint import load_model
 from geocgan.models import build_model
+from geocgan.models.base import Batch
 from geocgan.simulate import auto_batch_size, simulate
-from geocgan.train import resolve_device
 
 CONFIG = {"arch": "fcn", "ngf": 12, "ndf": 16, "d_layers": 4, "nz": 16}
 
@@ -60,11 +61,11 @@ def train_rate(model, dev, batch: int, steps: int, size: int = 64) -> float:
     real = model.spec.encode(fields)
     g = torch.Generator(device=dev).manual_seed(0)
     for _ in range(3):
-        model.train_step(real, g)
+        model.train_step(Batch(real), g)
     sync(dev)
     t = time.perf_counter()
     for _ in range(steps):
-        model.train_step(real, g)
+        model.train_step(Batch(real), g)
     sync(dev)
     return steps * batch / (time.perf_counter() - t)
 

@@ -50,12 +50,13 @@ from pathlib import Path
 from benchmark_peers import GAUSSIAN_MODEL, BenchConfig, gaussian_training_images
 from make_sample_data import FLIP, PATCH, SPEC, model_config, training_image
 
+from geocgan.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
 from geocgan.constraints import FieldSpec
+from geocgan.devices import resolve_device
 from geocgan.errors import GeocganError, InputError
-from geocgan.io.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
 from geocgan.models import build_model
 from geocgan.models.pixel_cgan import PixelCGANConfig
-from geocgan.train import PatchSampler, TrainConfig, Trainer, config_changes, resolve_device
+from geocgan.train import PatchSampler, TrainConfig, Trainer, config_changes
 
 TUNABLE = {
     "lam",

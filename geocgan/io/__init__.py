@@ -1,7 +1,8 @@
-"""Files in and out: wells, grids, training images, ensembles, checkpoints.
+"""Files in and out: wells, grids, training images, ensembles (GIS and file formats only;
+checkpoints are ``geocgan.checkpoint``).
 
 The names below are imported on first use (PEP 562), so that training and generation
-(``geocgan.train``, ``geocgan.simulate``, which need only checkpoints) work where the GIS
+(``geocgan.train``, ``geocgan.simulate``) work where the GIS
 stack (rasterio, pyproj, zarr, dask) is not installed, e.g. on a bare GPU node.
 """
 
@@ -10,9 +11,6 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "load_model": "checkpoint",
-    "read_checkpoint": "checkpoint",
-    "save_checkpoint": "checkpoint",
     "EnsembleStore": "ensemble",
     "open_ensemble": "ensemble",
     "write_geotiff_stack": "ensemble",

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import torch
+
 from geocgan.constraints import FieldSpec
 from geocgan.errors import CheckpointError, InputError
-from geocgan.models.base import GANModel
+from geocgan.models.base import COMMAND_FOR, Batch, GANModel, Latent
 from geocgan.models.pixel_cgan import PixelCGAN, PixelCGANConfig, constraint_loss
+from geocgan.seeds import derive_seed
 
 MODELS: dict[str, type[GANModel]] = {PixelCGAN.name: PixelCGAN}
 
+INIT_STREAM = 2**31 - 2  # the seed stream of initial weights, apart from every epoch's draws
 
-def build_model(name: str, config: dict | object, spec: FieldSpec | dict) -> GANModel:
-    """Build a registered model from its name, config (dataclass or dict) and field spec."""
+
+def model_class(name: str) -> type[GANModel]:
+    """The registered model ``name``; an unknown one lists the valid names."""
     if name not in MODELS:
-        raise InputError(f"model {name!r} is unknown; valid models: {sorted(MODELS)}")
-    cls = MODELS[name]
+        raise InputError(f"model {name!r} is unknown; valid models: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def build_model(
+    name: str, config: dict | object, spec: FieldSpec | dict, *, seed: int | None = None
+) -> GANModel:
+    """Build a registered model from its name, config (dataclass or dict) and field spec.
+
+    With ``seed``, the initial weights are a function of it alone (drawn from a generator
+    seeded by ``(seed, INIT_STREAM)``, torch's global generator left as it was); without,
+    they come from torch's global generator.
+    """
+    cls = model_class(name)
     if isinstance(config, dict):
         known = {f.name for f in fields(cls.config_class)}
         extra = set(config) - known
@@ -28,7 +45,22 @@ def build_model(name: str, config: dict | object, spec: FieldSpec | dict) -> GAN
         config = cls.config_class(**config)
     if isinstance(spec, dict):
         spec = FieldSpec(**spec)
-    return cls(config, spec)
+    if seed is None:
+        return cls(config, spec)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, INIT_STREAM))
+        return cls(config, spec)
 
 
-__all__ = ["MODELS", "GANModel", "PixelCGAN", "PixelCGANConfig", "build_model", "constraint_loss"]
+__all__ = [
+    "COMMAND_FOR",
+    "MODELS",
+    "Batch",
+    "GANModel",
+    "Latent",
+    "PixelCGAN",
+    "PixelCGANConfig",
+    "build_model",
+    "constraint_loss",
+    "model_class",
+]

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from geocgan.constraints import Canvas, FieldSpec, constraint_tensor, random_masks
 from geocgan.errors import GridError, InputError
-from geocgan.models.base import GANModel
+from geocgan.models.base import Batch, GANModel, Latent
 from geocgan.models.nets import (
     DCGAN28Discriminator,
     DCGAN28Generator,
@@ -114,6 +114,10 @@ class PixelCGANConfig:
     padding : {"zeros", "reflect"}
         How the fcn generator's convolutions pad the field at the grid's edge (see
         ``SpatialGenerator``); ``zeros`` (default) is what the shipped models use.
+    cond_skip : bool
+        dcgan28 only: also feed the raw constraint maps to the generator's output layer
+        (default True, as the shipped models); False gives them at the input only, the
+        paper's design (see ``DCGAN28Generator``).
     canvas : int
         Smallest side (px) of the field the fcn generator makes (default 0: none). A grid
         side under it is generated in the middle of a canvas of this side (rounded up to a
@@ -157,6 +161,7 @@ class PixelCGANConfig:
     ema: float = 0.0
     padding: Literal["zeros", "reflect"] = "zeros"
     canvas: int = 0
+    cond_skip: bool = True
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -280,7 +285,9 @@ class PixelCGAN(GANModel):
         k = spec.channels
         kc = k + 1 if config.conditional else 0
         if config.arch == "dcgan28":
-            self.G = DCGAN28Generator(k, kc, nz=config.nz, ngf=config.ngf)
+            self.G = DCGAN28Generator(
+                k, kc, nz=config.nz, ngf=config.ngf, cond_skip=config.cond_skip
+            )
             self.D = DCGAN28Discriminator(k, kc, ndf=config.ndf)
         else:
             self.G = SpatialGenerator(k, kc, nz=config.nz, ngf=config.ngf, padding=config.padding)
@@ -307,8 +314,55 @@ class PixelCGAN(GANModel):
 
     # -- contract ---------------------------------------------------------------------
 
+    condition = "constraints"
+
+    def latent(self, height: int, width: int) -> list[Latent]:
+        """Gaussian noise: one ``(nz, H/16, W/16)`` map per stage (fcn) or an ``(nz,)``
+        vector (dcgan28)."""
+        return [Latent(tuple(s)) for s in self.G.noise_shapes(self.config.nz, height, width)]
+
     def noise_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
-        return self.G.noise_shapes(self.config.nz, height, width)
+        return [p.shape for p in self.latent(height, width)]
+
+    def validation(self, data, n: int, generator: torch.Generator):
+        """``n`` held-out raw fields and their well masks, drawn as in training."""
+        cfg = self.config
+        fields = data.sample(n, generator).x  # (n, H, W) raw codes or values
+        mask = random_masks(
+            n,
+            fields.shape[-2:],
+            density=cfg.density,
+            mode=cfg.mode,
+            partial=cfg.partial,
+            generator=generator,
+            device=fields.device,
+        )
+        return fields, mask
+
+    def validate(self, val, generator: torch.Generator) -> dict[str, float]:
+        """Constrained-pixel error on the held-out fields and masks of ``validation``.
+
+        ``val_loss_c``: the training term (network space); ``val_honoring``: the share of well
+        pixels with the right facies (categorical) or the MSE at well pixels in data units
+        (continuous).
+        """
+        fields, mask = val
+        real = self.spec.encode(fields)  # (B, K, H, W)
+        cond = constraint_tensor(real, mask)
+        z = [
+            torch.randn((len(fields), *p.shape), generator=generator, device=fields.device)
+            for p in self.latent(*fields.shape[-2:])
+        ]
+        with torch.no_grad():
+            fake = self.generate(z, cond)
+        m = mask[:, 0]
+        out = {"val_loss_c": float(constraint_loss(fake, real, mask))}
+        decoded = self.spec.decode(fake)
+        if self.spec.kind == "categorical":
+            out["val_honoring"] = float((decoded[m] == fields[m]).float().mean())
+        else:
+            out["val_honoring"] = float(((decoded[m] - fields[m]) ** 2).mean())
+        return out
 
     def check_grid(self, height: int, width: int) -> None:
         if self.config.arch == "dcgan28":
@@ -455,18 +509,15 @@ class PixelCGAN(GANModel):
             device=real.device,
         )
 
-    def train_step(
-        self,
-        real: torch.Tensor,
-        generator: torch.Generator,
-        cond_source: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """One D step and one G step on encoded fields ``real`` ``(B, K, H, W)``.
+    def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """One D step and one G step on encoded fields ``batch.x`` ``(B, K, H, W)``.
 
-        Constraint maps are drawn from ``cond_source`` (same shape) when given, as in the
-        paper's protocol where constraints come from images set aside for that; otherwise
-        from ``real`` itself, so D also learns whether a field agrees with its wells.
+        Constraint maps are drawn from ``batch.cond_source`` (same shape) when given, as in
+        the paper's protocol where the generator's constraints come from images set aside for
+        that; otherwise from ``x`` itself, so D also learns whether a field agrees with its
+        wells.
         """
+        real, cond_source = batch.x, batch.cond_source
         cfg = self.config
         teacher = self.__dict__.get("_teacher")
         if cfg.lam_distill and teacher is None:

@@ -10,7 +10,6 @@ Nothing needs the original command line to reload it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from geocgan import __version__
 from geocgan.errors import CheckpointError
+from geocgan.files import atomic_path
 from geocgan.models import GANModel, build_model
 
 META_KEY = "geocgan"
@@ -46,9 +46,8 @@ def save_checkpoint(
                     )
     doc = {**model.describe(), **meta, "version": __version__, "optimizer_groups": groups}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(doc)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(doc)})
     return path
 
 
