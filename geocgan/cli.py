@@ -43,7 +43,7 @@ class _Group(typer.core.TyperGroup):
             warnings.formatwarning = _format_warning
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, typer.Exit, typer.Abort):
             raise
         except Exception as err:
             if debug:

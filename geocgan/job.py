@@ -44,7 +44,7 @@ from geocgan.io.jsonio import dumps
 from geocgan.io.wells import Wells, read_wells
 from geocgan.metrics.geostats import neighbourhood_majority
 from geocgan.models import GANModel
-from geocgan.simulate import generate_batches
+from geocgan.simulate import generate_batches, require_condition
 
 OUTPUTS = ("ensemble.zarr", "realizations.tif", "summary.tif", "honoring.json", "overview.png")
 
@@ -128,6 +128,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a directory for the outputs")
     model, doc = load_model(checkpoint, device=resolve_device(config.device))
+    require_condition(model, "constraints", "simulate")
     if config.compile:
         model.compile_generator()
     if doc.get("complete") is False:

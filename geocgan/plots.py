@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from geocgan.files import atomic_path  # noqa: E402
 
@@ -21,6 +23,13 @@ def _save(fig, path: Path) -> Path:
     finally:
         plt.close(fig)
     return path
+
+
+def _class_index(values: np.ndarray, codes: list[int]) -> np.ndarray:
+    """Position of each value in the sorted ``codes``, NaN where it is none of them."""
+    values = np.asarray(values, dtype=np.float64)
+    k = np.searchsorted(codes, values).clip(0, len(codes) - 1)
+    return np.where(np.asarray(codes)[k] == values, k, np.nan)
 
 
 def plot_overview(
@@ -51,15 +60,19 @@ def plot_overview(
     xmin, ymin, xmax, ymax = grid.bounds
     extent = (xmin, xmax, ymin, ymax)
     unit = grid.units
+    if cats:  # one colour per facies code, named in a legend: classes, not a scale
+        codes = sorted(int(c) for c in spec.codes)
+        colours = plt.get_cmap("tab10" if len(codes) <= 10 else "tab20")(np.arange(len(codes)))
+        classes = ListedColormap(colours[:, :3])
+        edges = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
     for ax, (title, img) in zip(axes.flat, panels, strict=False):
         is_real = title.startswith("realization")
         if cats and is_real:
             im = ax.imshow(
-                img,
+                _class_index(img, codes),  # (H, W)
                 extent=extent,
-                cmap="viridis",
-                vmin=min(spec.codes),
-                vmax=max(spec.codes),
+                cmap=classes,
+                norm=edges,
                 interpolation="nearest",
             )
         elif title.startswith("probability"):
@@ -68,23 +81,32 @@ def plot_overview(
             )
         else:
             im = ax.imshow(img, extent=extent, cmap="viridis", interpolation="nearest")
-        fig.colorbar(im, ax=ax, shrink=0.8)
-        lo, hi = (
-            (min(spec.codes), max(spec.codes))
-            if cats
-            else (value_range or (np.nanmin(fields), np.nanmax(fields)))
-        )
-        ax.scatter(
-            wells.x,
-            wells.y,
-            c=wells.values,
-            cmap="viridis",
-            s=16,
-            edgecolors="red",
-            linewidths=0.8,
-            vmin=lo,
-            vmax=hi,
-        )
+        if not (cats and is_real):
+            fig.colorbar(im, ax=ax, shrink=0.8)
+        if cats:
+            ax.scatter(
+                wells.x,
+                wells.y,
+                c=_class_index(wells.values, codes),
+                cmap=classes,
+                norm=edges,
+                s=16,
+                edgecolors="red",
+                linewidths=0.8,
+            )
+        else:
+            lo, hi = value_range or (np.nanmin(fields), np.nanmax(fields))
+            ax.scatter(
+                wells.x,
+                wells.y,
+                c=wells.values,
+                cmap="viridis",
+                s=16,
+                edgecolors="red",
+                linewidths=0.8,
+                vmin=lo,
+                vmax=hi,
+            )
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(f"x ({unit})", fontsize=8)
         ax.set_ylabel(f"y ({unit})", fontsize=8)
@@ -93,6 +115,13 @@ def plot_overview(
         ax.tick_params(axis="x", labelrotation=30)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
+    if cats:
+        fig.legend(
+            handles=[Patch(color=colours[k], label=f"facies {c}") for k, c in enumerate(codes)],
+            loc="outside lower center",
+            ncols=min(len(codes), 8),
+            fontsize=8,
+        )
     fig.suptitle(
         f"{n_total or len(fields)} realizations conditioned on {len(wells)} wells (dots: observed, same colours)",
         fontsize=10,

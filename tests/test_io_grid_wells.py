@@ -401,7 +401,7 @@ def test_all_wells_outside_suggest_the_wells_crs(grid, tmp_path):
 def test_facies_codes_must_be_known_integers(grid, tmp_path):
     x, y = centre(1, 1)
     path = write_csv(tmp_path / "w.csv", f"well_id,x,y,value\nA,{x},{y},1.5\n")
-    with pytest.raises(InputError, match=r"facies codes must be integers; line 2 \(well A\): 1\.5"):
+    with pytest.raises(InputError, match=r"facies codes must be integers, but .* line 2 \(well A\): 1\.5.*look like continuous"):
         read_wells(path, grid, categorical=True)
     path = write_csv(tmp_path / "w2.csv", f"well_id,x,y,value\nA,{x},{y},1\nB,{x},{y},7\n")
     with pytest.raises(

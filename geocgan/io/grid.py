@@ -42,7 +42,8 @@ def parse_crs(crs: object, *, what: str) -> CRS:
     if isinstance(crs, CRS):
         return crs
     try:
-        return CRS.from_user_input(crs)
+        with rasterio.Env():  # GDAL's errors go to rasterio's log, not as "ERROR 1: PROJ: ..."
+            return CRS.from_user_input(crs)
     except CRSError as exc:
         raise GridError(
             f"CRS {crs!r} for {what} is not understood ({exc}). "

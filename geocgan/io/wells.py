@@ -30,6 +30,7 @@ disagree). Every combination is listed in :attr:`Wells.report`.
 
 from __future__ import annotations
 
+import csv
 import json
 import warnings
 from collections import Counter
@@ -40,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
+from pyproj.exceptions import ProjError
 from rasterio.crs import CRS
 
 from geocgan.errors import ConstraintError, GridError, InputError
@@ -250,6 +252,8 @@ def read_wells(
         )
     if not table.where:
         raise InputError(f"Well file {path} holds no wells. Add at least one data row.")
+    if depth is None:  # a borehole log repeats its id on every sample row; a map well does not
+        _separate_duplicate_ids(table, path)
 
     xs = _numbers(table, table.x, path, what=f"x coordinate ({x!r})")  # (n,)
     if depth is None:
@@ -260,7 +264,7 @@ def read_wells(
         ys = datum - depths  # (n,) elevation, positive up
     vals = _numbers(table, table.value, path, what=f"value ({value!r})")  # (n,)
     if categorical:
-        vals = _check_codes(table, vals, path, codes)
+        vals = _check_codes(table, vals, path, codes, column=value)
     elif codes is not None:
         raise InputError("`codes` only applies to categorical wells; pass categorical=True.")
 
@@ -276,7 +280,16 @@ def read_wells(
         outside = np.flatnonzero(~inside)
         if not drop_outside or inside.sum() == 0:
             raise _outside_error(
-                table, outside, xs, ys, source_crs, grid, path, depths=depths, datum=datum
+                table,
+                outside,
+                xs,
+                ys,
+                source_crs,
+                grid,
+                path,
+                depths=depths,
+                datum=datum,
+                grid_xy=(gx, gy),
             )
         dropped = [
             {
@@ -290,6 +303,8 @@ def read_wells(
             for i in outside
         ]
     keep = np.flatnonzero(inside)  # (k,)
+    if not categorical:
+        _warn_if_codes(vals[keep], path, value)
     wells = _aggregate(table, keep, gx, gy, rows, cols, vals, categorical=categorical, path=path)
     return Wells(
         **wells,
@@ -375,6 +390,13 @@ def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str, depth: st
             f"Well file {path} cannot be read as CSV ({str(exc).strip()}). Check that every "
             "line has the same number of fields as the header."
         ) from exc
+    names = [c.strip() for c in next(csv.reader([header], delimiter=sep), [])]  # as written
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        raise InputError(
+            f"Well file {path}: the header names column(s) {', '.join(map(repr, twice))} more "
+            "than once (spaces around names do not count). Rename or delete the extra columns."
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.fillna("")
     found = list(frame.columns)
@@ -412,6 +434,11 @@ def _read_geojson(path: Path, *, value: str, well_id: str) -> _Table:
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "FeatureCollection":
         features = data.get("features") or []
+        if not isinstance(features, list):
+            raise InputError(
+                f'Well file {path}: "features" must be a list of Point features, got '
+                f"{type(features).__name__}. Export the wells as GeoJSON points."
+            )
     elif kind == "Feature":
         features = [data]
     else:
@@ -422,8 +449,14 @@ def _read_geojson(path: Path, *, value: str, well_id: str) -> _Table:
     where, ids, xs, ys, vals, problems, prop_names = [], [], [], [], [], [], set()
     for i, feat in enumerate(features, start=1):
         loc = f"feature {i}"
+        if not isinstance(feat, dict):
+            problems.append(f"{loc} is {type(feat).__name__}, not a Feature object")
+            continue
         geom = feat.get("geometry") or {}
         props = feat.get("properties") or {}
+        if not isinstance(geom, dict) or not isinstance(props, dict):
+            problems.append(f"{loc}: geometry and properties must be JSON objects")
+            continue
         prop_names.update(props)
         coords = geom.get("coordinates")
         if geom.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
@@ -436,8 +469,9 @@ def _read_geojson(path: Path, *, value: str, well_id: str) -> _Table:
         vals.append(props.get(value))
     if problems:
         raise InputError(
-            f"Well file {path}: wells must be Point features; "
-            f"{_listing(problems)}. Convert the geometries to points."
+            f"Well file {path}: wells must be Point features; {_listing(problems)}. Convert "
+            'the geometries to points (each feature an object with "geometry" and '
+            '"properties" objects).'
         )
     if features and value not in prop_names:
         raise _missing_column(path, value, "value", sorted(prop_names), "property")
@@ -452,8 +486,9 @@ def _declared_crs(data: dict, path: Path) -> CRS | None:
     if member is None:
         return None
     props = member.get("properties", {}) if isinstance(member, dict) else {}
+    props = props if isinstance(props, dict) else {}
     name = props.get("name") or (f"EPSG:{props['code']}" if "code" in props else None)
-    if name is None:
+    if not isinstance(name, str | int) or isinstance(name, bool):
         raise InputError(
             f'Well file {path}: its "crs" member {member!r} is not understood. '
             "Remove it and give the CRS with crs=... (command line: --wells-crs)."
@@ -485,7 +520,7 @@ def _numbers(table: _Table, cells: list[object], path: Path, *, what: str) -> np
             if isinstance(text, bool):
                 raise ValueError
             out[i] = float(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             bad.append((table.label(i), text))
             continue
         if not np.isfinite(out[i]):
@@ -515,16 +550,62 @@ def _parses(text: str) -> bool:
     return True
 
 
+_MAX_CODES = 10  # whole-number values with at most this many distinct ones look like codes
+
+
+def _separate_duplicate_ids(table: _Table, path: Path) -> None:
+    """Warn about well ids used more than once and rename them ``"W1 (line 4)"`` in place,
+    so the wells stay apart in every report."""
+    counts = Counter(table.ids)
+    twice = [k for k, c in counts.items() if c > 1]
+    if not twice:
+        return
+    rows = [
+        f"{k!r} at {', '.join(w for w, i in zip(table.where, table.ids, strict=True) if i == k)}"
+        for k in twice
+    ]
+    warnings.warn(
+        f"Well file {path}: well id(s) used more than once: {_listing(rows)}. They are kept "
+        "as separate wells, named with their place in the file (e.g. "
+        f"'{twice[0]} ({table.where[table.ids.index(twice[0])]})'); give each well its own id.",
+        stacklevel=3,
+    )
+    table.ids = [
+        f"{i} ({w})" if counts[i] > 1 else i for i, w in zip(table.ids, table.where, strict=True)
+    ]
+
+
+def _warn_if_codes(vals: np.ndarray, path: Path, column: str) -> None:
+    """Warn when values meant as a continuous property are a few whole numbers (codes?)."""
+    distinct = np.unique(vals)
+    if len(vals) > 1 and len(distinct) <= _MAX_CODES and (distinct == np.round(distinct)).all():
+        shown = ", ".join(f"{v:g}" for v in distinct)
+        warnings.warn(
+            f"Well file {path}: every value in {column!r} is one of the whole numbers "
+            f"{shown}: they look like facies codes, but the model is continuous and takes "
+            f"them as measured values. Use a facies model for facies, or name the column of "
+            f"values with {COLUMN_OPTIONS['value']}.",
+            stacklevel=3,
+        )
+
+
 def _check_codes(
-    table: _Table, vals: np.ndarray, path: Path, codes: Sequence[int] | None
+    table: _Table,
+    vals: np.ndarray,
+    path: Path,
+    codes: Sequence[int] | None,
+    column: str = "value",
 ) -> np.ndarray:
     """Facies codes as int64, shape (n,); refuse non-integers and codes the model lacks."""
     fractional = np.flatnonzero(vals != np.round(vals))
     if fractional.size:
+        known = "" if codes is None else f" (codes {sorted(int(c) for c in codes)})"
         raise InputError(
-            f"Well file {path}: facies codes must be integers; "
-            f"{_listing([f'{table.label(i)}: {vals[i]:g}' for i in fractional])}. "
-            "Give integer codes, or drop categorical mode for continuous values."
+            f"Well file {path}: facies codes must be integers, but {column!r} holds "
+            f"{_listing([f'{table.label(i)}: {vals[i]:g}' for i in fractional])}. These look "
+            f"like continuous values, and the model is a facies model{known}: give its "
+            f"integer codes, name the facies column with {COLUMN_OPTIONS['value']}, or use a "
+            "model of a continuous property."
         )
     ints = vals.astype(np.int64)  # (n,)
     if codes is not None:
@@ -601,10 +682,12 @@ def _outside_error(
     *,
     depths: np.ndarray | None = None,
     datum: float = 0.0,
+    grid_xy: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ConstraintError:
     """Error listing wells outside the grid, with the grid's bounds and the likely fix.
 
     ``depths`` (n,) marks a vertical section: wells are then listed by x and depth.
+    ``grid_xy``: the wells' (n,) coordinates in the grid's CRS, to compare extents.
     """
     xmin, ymin, xmax, ymax = grid.bounds
     n, total = len(outside), len(table.where)
@@ -625,8 +708,19 @@ def _outside_error(
             "vertical section whose y axis is elevation, positive up, in the units of the depths."
         )
     elif n == total:
+        if grid_xy is not None:
+            gx, gy = grid_xy
+            msg += (
+                f" The wells span x {np.min(gx):.10g} to {np.max(gx):.10g}, y {np.min(gy):.10g} "
+                f"to {np.max(gy):.10g} in the grid's CRS"
+                + ("" if src == grid.crs else f" (reprojected from {src.to_string()})")
+                + "."
+            )
         looks_lonlat = np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90)
-        if src == grid.crs and looks_lonlat and not grid.crs.is_geographic:
+        fix = _likely_fix(xs, ys, src, grid)
+        if fix:
+            msg += " " + fix
+        elif src == grid.crs and looks_lonlat and not grid.crs.is_geographic:
             msg += (
                 " The coordinates look like longitude/latitude: pass crs='EPSG:4326' (--wells-crs)."
             )
@@ -638,6 +732,70 @@ def _outside_error(
     else:
         msg += " Pass drop_outside=True (--drop-outside) to leave them out, or enlarge the grid."
     return ConstraintError(msg)
+
+
+def _utm_zone(crs: CRS) -> tuple[int, str] | None:
+    """(zone, "N"/"S") of a WGS 84 / UTM CRS (EPSG:326zz / 327zz), else None."""
+    code = crs.to_epsg() or 0
+    if 32601 <= code <= 32660 or 32701 <= code <= 32760:
+        return code % 100, "N" if code < 32700 else "S"
+    return None
+
+
+def _all_inside(xs: np.ndarray, ys: np.ndarray, src: CRS, grid: Grid) -> bool:
+    """Whether (n,) points read in ``src`` all land on ``grid``."""
+    try:
+        gx, gy = Transformer.from_crs(src, grid.crs, always_xy=True).transform(xs, ys)
+    except ProjError:  # pyproj refuses some pairs of CRSs: not a candidate then
+        return False
+    gx, gy = np.asarray(gx, np.float64), np.asarray(gy, np.float64)  # (n,), (n,)
+    if not (np.isfinite(gx).all() and np.isfinite(gy).all()):
+        return False
+    return bool(grid.contains(*grid.rowcol(gx, gy)).all())
+
+
+def _likely_fix(xs: np.ndarray, ys: np.ndarray, src: CRS, grid: Grid) -> str | None:
+    """A sentence naming why every well missed the grid, when a usual slip explains it.
+
+    Tried on the file's (n,) coordinates ``xs``, ``ys``: x and y swapped (latitude first),
+    longitude/latitude read as projected, and a neighbouring UTM zone; then, for
+    longitude/latitude wells on a UTM grid, the zone the wells lie in.
+    """
+    if _all_inside(ys, xs, src, grid):
+        return (
+            "Read with x and y swapped they fall on the grid: swap --x-column and "
+            "--y-column (GeoJSON points are [longitude, latitude], x first)."
+        )
+    lonlat = CRS.from_epsg(4326)
+    if src != lonlat and np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90):
+        for a, b, how in ((xs, ys, ""), (ys, xs, ", with x and y swapped")):
+            if _all_inside(a, b, lonlat, grid):
+                return (
+                    f"Read as longitude/latitude{how} they fall on the grid: pass "
+                    f"crs='EPSG:4326' (--wells-crs){how}."
+                )
+    zone = _utm_zone(grid.crs) or _utm_zone(src)
+    if zone is not None and not src.is_geographic:
+        for z in (zone[0] + d for d in (0, -1, 1, -2, 2, -3, 3)):
+            for south in (zone[1] == "S", zone[1] == "N"):
+                cand = CRS.from_epsg((32700 if south else 32600) + (z - 1) % 60 + 1)
+                if cand != src and _all_inside(xs, ys, cand, grid):
+                    return (
+                        f"Read in {cand.to_string()} (UTM zone {(z - 1) % 60 + 1}"
+                        f"{'S' if south else 'N'}) they fall on the grid: the wells are in "
+                        f"another UTM zone than assumed; pass crs='{cand.to_string()}' "
+                        "(--wells-crs)."
+                    )
+    grid_zone = _utm_zone(grid.crs)
+    if src.is_geographic and grid_zone is not None and np.all(np.abs(xs) <= 180):
+        zones = sorted({int((lon + 180) // 6) % 60 + 1 for lon in xs})
+        if grid_zone[0] not in zones:
+            return (
+                f"The wells' longitudes {np.min(xs):.6g} to {np.max(xs):.6g} lie in UTM zone(s) "
+                f"{', '.join(map(str, zones))}, the grid is in zone {grid_zone[0]}"
+                f"{grid_zone[1]}: check the grid's CRS or the wells' coordinates."
+            )
+    return None
 
 
 def _aggregate(
