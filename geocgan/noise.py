@@ -131,14 +131,25 @@ def philox_words(
     """
     key = (derive_seed(seed, NOISE_STREAM), 0)
     device = torch.device(device)
-    idx = np.asarray(indices, np.int64)
     if (impl or ("numpy" if device.type == "cpu" else "torch")) == "numpy":
-        return torch.from_numpy(_numpy_words(key, idx, n_words)).to(device)
+        return torch.from_numpy(_numpy_words(key, _on_host(indices), n_words)).to(device)
     fn = _torch_words
     if device.type == "cuda":  # one fused kernel instead of ~500 elementwise passes
         fn = _compiled.setdefault("cuda", torch.compile(_torch_words, dynamic=True))
-    key_t = torch.tensor([_signed(k) for k in key], device=device)
-    return fn(key_t, torch.as_tensor(idx, device=device), n_words)
+    key_t = torch.full((2,), _signed(key[0]), device=device)  # filled there: no copy, no sync
+    key_t[1] = _signed(key[1])
+    if isinstance(indices, torch.Tensor):
+        idx = indices.to(device)
+    else:
+        idx = torch.as_tensor(_on_host(indices), device=device)
+    return fn(key_t, idx, n_words)
+
+
+def _on_host(indices) -> np.ndarray:
+    """Realization indices as a flat int64 numpy array."""
+    if isinstance(indices, torch.Tensor):
+        indices = indices.cpu().numpy()
+    return np.asarray(indices, np.int64).reshape(-1)
 
 
 def _part_words(part) -> int:
@@ -204,8 +215,9 @@ def draw(
         The model's latent parts, in order.
     seed : int
         The run's seed (>= 0).
-    indices : sequence of int
-        Realization indices (>= 0); realization ``i`` depends only on ``(seed, i)``.
+    indices : sequence of int, or an int64 tensor
+        Realization indices (>= 0); realization ``i`` depends only on ``(seed, i)``. A tensor
+        already on ``device`` spares a copy (and on CUDA a host synchronisation) per call.
     device : str or torch.device
         Where the tensors are made (``"philox"``: drawn there; ``"torch"``: drawn on the
         CPU and copied).
@@ -213,14 +225,13 @@ def draw(
         See the module's docstring.
     """
     parts = [_check(p) for p in parts]
-    idx = np.asarray(indices, np.int64).reshape(-1)
     if scheme == "torch":
-        return [t.to(device) for t in _torch_scheme(parts, seed, idx)]
+        return [t.to(device) for t in _torch_scheme(parts, seed, _on_host(indices))]
     if scheme != "philox":
         raise InputError(f"noise scheme {scheme!r} is unknown; use one of {SCHEMES}")
     # each part starts on a fresh block of 8 words: its offset in the stream
     sizes = [-(-_part_words(p) // 8) * 8 for p in parts]
-    words = philox_words(seed, idx, sum(sizes), device)  # (B, total words)
+    words = philox_words(seed, indices, sum(sizes), device)  # (B, total words)
     out, start = [], 0
     for part, size in zip(parts, sizes, strict=True):
         out.append(_from_words(part, words[:, start : start + _part_words(part)]))

@@ -5,76 +5,28 @@
 every realization or given per realization. ``simulate`` is the pixel-constrained case
 (constraints on a canvas); ``sample`` the class-conditional and unconditional one.
 
-Realization ``i`` is generated from latent parts (``model.latent``) drawn on the CPU with a
-generator seeded by ``(seed, i)``, so they depend only on ``(seed, i)``, never on the batch
-size, on which batch or worker made it, or on whether the run was resumed. Generation is always float32. The
-values agree bitwise for the same device and batch partition; across batch sizes or devices
+Realization ``i`` is generated from latent parts (``model.latent``) that are a function of
+``(seed, i)`` only (``geocgan.noise``: counter-based Philox drawn on the generating device,
+or the per-realization CPU generators of older ensembles), never of the batch size, of which
+batch, worker or device made it, or of whether the run was resumed. Generation is float32
+unless bfloat16 is asked for. The values agree bitwise for the same device and batch partition; across batch sizes or devices
 they agree up to floating-point rounding of the convolutions (~1e-5 of the field's scale), which
 can flip the facies of a pixel whose two probabilities are nearly tied.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from geocgan import noise
 from geocgan.constraints import Constraints
 from geocgan.errors import InputError
-from geocgan.models import COMMAND_FOR, GANModel, Latent
-from geocgan.seeds import torch_generator
-
-
-def draw_latent(part: Latent, g: torch.Generator) -> torch.Tensor:
-    """One realization's draw of ``part`` from ``g`` (``part.shape``, float32)."""
-    if part.dist == "normal":
-        return torch.randn(part.shape, generator=g)
-    if part.dist == "uniform":
-        return torch.rand(part.shape, generator=g) * 2 - 1
-    k = torch.randint(part.classes, (), generator=g)
-    return torch.nn.functional.one_hot(k, part.classes).float()
-
-
-def realization_noise(model: GANModel, indices, seed: int, *shape: int) -> list[torch.Tensor]:
-    """Latent parts for realizations ``indices``, each ``(len(indices), *part.shape)`` on the
-    CPU; realization ``i``'s from a generator seeded by ``(seed, i)``, parts in order."""
-    parts = model.latent(*shape)
-    per_real = []
-    for i in indices:
-        g = torch_generator(seed, int(i))
-        per_real.append([draw_latent(p, g) for p in parts])
-    if not per_real:
-        return [torch.empty(0, *p.shape) for p in parts]
-    return [torch.stack([z[k] for z in per_real]) for k in range(len(parts))]
-
-
-def noise_threads(device: torch.device | str, height: int, width: int) -> int:
-    """CPU threads that draw the noise of a GPU's next batch while it computes this one.
-
-    The noise is drawn per realization on the CPU (see the module's docstring); drawn inline
-    on one thread it held an H200 to a tenth of its generator's rate (``workflows/
-    throughput.py``, 2026-11-26: 3.8k of 39k realizations/s at 128², 766 of 9.8k at 256²).
-    Eight threads drawing ahead gave 5.0k and 1.9k, but at 64², where a realization's noise is
-    small and Python's overhead (which holds the GIL) dominates, 5.4k against 10.2k inline: so
-    threads from 128x128 pixels up. On a CPU the model needs the cores: 0, drawn inline.
-    """
-    if torch.device(device).type != "cuda" or height * width < 128 * 128:
-        return 0
-    return min(8, os.cpu_count() or 1)
-
-
-def parallel_noise(model, idx, seed, *shape: int, pool: ThreadPoolExecutor, threads: int):
-    """``realization_noise(model, idx, seed, *shape)`` drawn by ``threads`` threads of
-    ``pool``: the same values, since each realization has its own generator."""
-    parts = [p for p in np.array_split(np.asarray(idx), threads) if len(p)]
-    chunks = list(pool.map(lambda part: realization_noise(model, part, seed, *shape), parts))
-    return [torch.cat([c[k] for c in chunks]) for k in range(len(chunks[0]))]
+from geocgan.models import COMMAND_FOR, GANModel
 
 
 def auto_batch_size(device: torch.device | str, *shape: int) -> int:
@@ -110,6 +62,8 @@ def generate_batches(
     seed: int = 0,
     batch_size: int | None = None,
     progress: bool = False,
+    noise_scheme: str = "philox",
+    precision: str = "float32",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(indices, outputs)`` batches of decoded outputs (raw codes or values): fields
     ``(b, H, W)`` for one-channel models, ``(b, C, H, W)`` otherwise.
@@ -120,7 +74,19 @@ def generate_batches(
     does); a tensor with a leading dimension of 1 (the same for every realization) or of
     ``len(indices)`` (one per realization: class labels, input images); or ``None``.
     ``batch_size=None`` picks one for the device and grid (``auto_batch_size``).
+    ``noise_scheme``: how realization ``i``'s latent parts are drawn from ``(seed, i)``
+    (``geocgan.noise``): ``"philox"`` on the model's device, or ``"torch"``, the
+    per-realization CPU generators of ensembles made before it. ``precision``
+    ``"bfloat16"`` (an opt-in) generates under bfloat16 autocast: faster on a GPU, values off
+    by bfloat16 rounding (facies near a tie can flip).
+
+    On a GPU the loop never waits for the batch it has just queued: batch ``k`` is queued
+    (noise, generator, decoding, a copy into pinned host memory) before batch ``k - 1``'s
+    outputs are handed over, so the device has work while the caller uses them. The arrays
+    handed over are the caller's to keep.
     """
+    if precision not in ("float32", "bfloat16"):
+        raise InputError(f"precision {precision!r}: use float32 or bfloat16")
     dev = model.device
     cond, shape = condition_tensor(model, cond, dev)
     if shape:
@@ -136,49 +102,58 @@ def generate_batches(
     compiled = model.compiled
     if compiled:  # compiled for one batch shape: no larger than needed, the last one padded
         batch_size = max(1, min(batch_size, len(indices)))
-    starts = range(0, len(indices), batch_size)
-    batches = [indices[s : s + batch_size] for s in starts]
-    threads = noise_threads(dev, *shape) if len(shape) == 2 else 0
-    # on a GPU the next batch's noise is drawn while this one runs: one thread waits for it,
-    # ``threads`` draw it (so the pool never waits on itself)
-    pool = ThreadPoolExecutor(threads + 1) if threads else None
-    with (
-        tqdm(
-            total=len(indices), desc="generate", unit="real", disable=not progress, file=sys.stderr
-        ) as bar,
-        pool or nullcontext(),
-    ):
+    parts = model.latent(*shape)
+    on_dev = torch.as_tensor(indices, device=dev)  # once: a batch's indices are a view
+    cuda = dev.type == "cuda"
+    bf16 = precision == "bfloat16"
 
-        def draw(idx):
-            return parallel_noise(model, idx, seed, *shape, pool=pool, threads=threads)
+    def launch(start: int, b: int):
+        """Queue batch ``indices[start : start + b]``; its outputs (on the host) and an event
+        that marks them ready (None on a CPU: ready already)."""
+        ids = on_dev[start : start + b] if noise_scheme == "philox" else indices[start : start + b]
+        z = noise.draw(parts, seed, ids, device=dev, scheme=noise_scheme)
+        c = None
+        if cond is not None:
+            c = cond[start : start + b] if per_real else cond.expand(b, *cond.shape[1:])
+        if compiled and b < batch_size:
+            z = [torch.cat([t, t[-1:].expand(batch_size - b, *t.shape[1:])]) for t in z]
+            if c is not None:
+                c = torch.cat([c, c[-1:].expand(batch_size - b, *c.shape[1:])])
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=bf16):
+            out = model.spec.decode(model.generate(z, c)[:b].float())  # (b, [C,] H, W)
+            if cuda:
+                host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
+                host.copy_(out, non_blocking=True)
+        model.train(was_training)  # not held across the yield, nor is inference mode
+        if not cuda:
+            return out, None
+        ready = torch.cuda.Event()
+        ready.record()
+        return host, ready
 
-        ahead = pool.submit(draw, batches[0]) if pool and batches else None
-        for k, (start, idx) in enumerate(zip(starts, batches, strict=True)):
-            if ahead is None:
-                noise = realization_noise(model, idx, seed, *shape)
-            else:
-                noise = ahead.result()
-                nxt = k + 1 < len(batches)
-                ahead = pool.submit(draw, batches[k + 1]) if nxt else None
-            z = [t.to(dev, non_blocking=True) for t in noise]
-            b = len(idx)
-            c = None
-            if cond is not None:
-                c = cond[start : start + b] if per_real else cond.expand(b, *cond.shape[1:])
-            if compiled and b < batch_size:
-                z = [torch.cat([t, t[-1:].expand(batch_size - b, *t.shape[1:])]) for t in z]
-                if c is not None:
-                    c = torch.cat([c, c[-1:].expand(batch_size - b, *c.shape[1:])])
-            was_training = model.training
-            model.eval()
-            with (
-                torch.inference_mode()
-            ):  # not held across the yield: the caller's autograd is untouched
-                fake = model.generate(z, c)  # (b', C, H, W)
-                fields = model.spec.decode(fake[:b]).cpu().numpy()
-            model.train(was_training)
-            yield idx, fields
-            bar.update(len(idx))
+    pending = None  # (indices, outputs, event) of the batch queued last
+    with tqdm(
+        total=len(indices), desc="generate", unit="real", disable=not progress, file=sys.stderr
+    ) as bar:
+        for start in range(0, len(indices), batch_size):
+            idx = indices[start : start + batch_size]
+            queued = (idx, *launch(start, len(idx)))
+            if pending is not None:
+                yield _handed_over(*pending)
+                bar.update(len(pending[0]))
+            pending = queued
+        if pending is not None:
+            yield _handed_over(*pending)
+            bar.update(len(pending[0]))
+
+
+def _handed_over(idx: np.ndarray, out: torch.Tensor, ready) -> tuple[np.ndarray, np.ndarray]:
+    """A queued batch, once its copy to the host is done (pinned memory, held by the array)."""
+    if ready is not None:
+        ready.synchronize()
+    return idx, out.numpy()
 
 
 def require_condition(model: GANModel, condition: str, command: str) -> None:
@@ -203,11 +178,14 @@ def simulate(
     seed: int = 0,
     batch_size: int | None = None,
     progress: bool = False,
+    noise_scheme: str = "philox",
+    precision: str = "float32",
 ) -> np.ndarray:
     """``n`` realizations ``(n, H, W)`` conditioned on ``constraints`` (raw codes or values).
 
     Generated on the model's canvas for the grid (``model.canvas``: padded to a size the nets
-    take, or centred in a larger canvas) and cut out.
+    take, or centred in a larger canvas) and cut out. ``noise_scheme`` and ``precision``: see
+    ``generate_batches``.
     """
     require_condition(model, "constraints", "simulate")
     canvas = model.canvas(*constraints.shape)
@@ -219,6 +197,8 @@ def simulate(
         seed=seed,
         batch_size=batch_size,
         progress=progress,
+        noise_scheme=noise_scheme,
+        precision=precision,
     ):
         out[idx] = canvas.crop(fields)
     return out
@@ -232,9 +212,10 @@ def sample(
     seed: int = 0,
     batch_size: int | None = None,
     progress: bool = False,
+    noise_scheme: str = "philox",
 ) -> np.ndarray:
     """``n`` outputs of a class-conditional or unconditional model, decoded: ``(n, H, W)``
-    for one channel, else ``(n, C, H, W)``.
+    for one channel, else ``(n, C, H, W)`` (``noise_scheme``: see ``generate_batches``).
 
     ``labels``: one class index for all, or ``n`` of them (one per realization); required
     by a class-conditional model, refused by an unconditional one. Realization ``i`` depends
@@ -260,7 +241,13 @@ def sample(
         raise InputError(f"a {model.name!r} model is unconditional: sample without labels")
     out = None
     for idx, images in generate_batches(
-        model, cond, range(n), seed=seed, batch_size=batch_size, progress=progress
+        model,
+        cond,
+        range(n),
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+        noise_scheme=noise_scheme,
     ):
         if out is None:
             out = np.empty((n, *images.shape[1:]), np.float32)

@@ -34,13 +34,19 @@ def test_shipped_models_give_the_same_ensembles_as_before_the_contract():
         m, _ = load_model(ROOT / path)
         rows, cols, vals = ref[key + "_wells"]
         cons = from_points(ref[key].shape[1:], rows.astype(int), cols.astype(int), vals)
-        np.testing.assert_array_equal(simulate(m, cons, 3, seed=11, batch_size=2), ref[key])
+        got = simulate(m, cons, 3, seed=11, batch_size=2, noise_scheme="torch")
+        np.testing.assert_array_equal(got, ref[key])
 
 
 # -- every registered model ------------------------------------------------------------------
 
 TINY = {  # settings that make each model small; anything else is its default
     "pixel-cgan": {"nz": 2, "ngf": 4, "ndf": 4, "d_layers": 2, "density": 0.05},
+    **{
+        name: {"size": 32, "nz": 4, "ngf": 4, "ndf": 4}
+        | ({"n_classes": 3} if name not in ("dcgan", "infogan") else {})
+        for name in ("dcgan", "cgan", "cdcgan", "acgan", "twon-gan", "infogan")
+    },
 }
 
 
@@ -187,3 +193,42 @@ def test_batch_parts():
     b = Batch(torch.zeros(2, 1, 4, 4), labels=torch.tensor([0, 1]))
     assert b.present() == {"labels"} and len(b) == 2
     assert b.map(lambda t: t + 1).labels.tolist() == [0, 1]
+
+
+def test_simulate_command_refuses_a_model_without_pixel_constraints(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from geocgan.cli import app
+
+    class LabelModel(MODELS["pixel-cgan"]):
+        name = "label-test"
+        condition = "labels"
+
+    monkeypatch.setitem(MODELS, "label-test", LabelModel)
+    m = LabelModel(MODELS["pixel-cgan"].config_class(**TINY["pixel-cgan"]), FieldSpec())
+    save_checkpoint(tmp_path / "m.safetensors", m, {"epoch": 1})
+    wells = tmp_path / "w.csv"
+    wells.write_text("x,y,value\n5,5,1.0\n")
+    res = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            str(wells),
+            "--model",
+            str(tmp_path / "m.safetensors"),
+            "--bounds",
+            "0",
+            "0",
+            "32",
+            "32",
+            "--res",
+            "1",
+            "--crs",
+            "EPSG:32631",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert res.exit_code == 1, res.output
+    assert "geocgan sample" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

@@ -1,8 +1,6 @@
 """Training, checkpoints and sampling: the behaviours users rely on."""
 
 import json
-import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -19,14 +17,7 @@ from geocgan.constraints import FieldSpec, from_points, sample_constraints
 from geocgan.errors import CheckpointError, InputError
 from geocgan.models import build_model
 from geocgan.models.base import Batch
-from geocgan.simulate import (
-    auto_batch_size,
-    honoring,
-    noise_threads,
-    parallel_noise,
-    realization_noise,
-    simulate,
-)
+from geocgan.simulate import auto_batch_size, honoring, simulate
 from geocgan.train import FieldArray, PatchSampler, TrainConfig, Trainer
 
 SMALL = {"arch": "fcn", "ngf": 8, "ndf": 8, "nz": 4, "d_layers": 3, "density": 0.02}
@@ -50,20 +41,26 @@ def test_realization_i_is_the_same_whatever_the_batch_size(facies32):
     np.testing.assert_array_equal(a, simulate(m, c, 7, seed=11))  # default batch size
 
 
-def test_noise_drawn_by_several_threads_is_the_noise_of_each_realization(facies32, monkeypatch):
-    m = small_model()
-    idx = np.array([5, 0, 9, 3, 7])
-    with ThreadPoolExecutor(3) as pool:
-        threaded = parallel_noise(m, idx, 11, 32, 32, pool=pool, threads=3)
-    for a, b in zip(threaded, realization_noise(m, idx, 11, 32, 32), strict=True):
-        assert torch.equal(a, b)
-    assert noise_threads("cpu", 256, 256) == 0 and noise_threads("cuda", 64, 64) == 0
-    assert noise_threads("cuda", 128, 128) >= 1
-    # the GPU's way (noise of the next batch drawn ahead, by threads) gives the same ensemble
-    c = sample_constraints(facies32[0], density=0.02, seed=0)
-    inline = simulate(m, c, 7, seed=3, batch_size=2)
-    monkeypatch.setattr(sys.modules["geocgan.simulate"], "noise_threads", lambda *a: 2)
-    np.testing.assert_array_equal(simulate(m, c, 7, seed=3, batch_size=2), inline)
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_either_noise_scheme_keeps_realization_i_whatever_the_batch(facies32, precision):
+    """The old per-realization generators ("torch") and Philox give different ensembles,
+    each independent of the batch size; bfloat16 is an opt-in close to float32."""
+    m = build_model("pixel-cgan", SMALL, FieldSpec("continuous"))
+    c = from_points((32, 32), np.array([3, 20]), np.array([5, 9]), np.array([0.5, -1.0]))
+    runs = {
+        s: [
+            simulate(m, c, 5, seed=3, batch_size=bs, noise_scheme=s, precision=precision)
+            for bs in (5, 2)
+        ]
+        for s in ("torch", "philox")
+    }
+    for a, b in runs.values():
+        np.testing.assert_allclose(a, b, atol=1e-5 if precision == "float32" else 2e-2)
+    assert not np.allclose(runs["torch"][0], runs["philox"][0], atol=1e-2)
+    if precision == "bfloat16":
+        exact = simulate(m, c, 5, seed=3, noise_scheme="philox")
+        np.testing.assert_allclose(runs["philox"][0], exact, atol=0.1 * exact.std())
+        assert not np.array_equal(runs["philox"][0], exact)
 
 
 def test_default_batch_size_follows_the_device_and_grid():
