@@ -8,11 +8,19 @@ import torch
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import CheckpointError, InputError
+from geocgan.models.acgan import ACGAN
 from geocgan.models.base import COMMAND_FOR, Batch, GANModel, Latent
+from geocgan.models.cdcgan import CDCGAN
+from geocgan.models.cgan import CGAN
+from geocgan.models.dcgan import DCGAN
+from geocgan.models.infogan import InfoGAN
 from geocgan.models.pixel_cgan import PixelCGAN, PixelCGANConfig, constraint_loss
+from geocgan.models.twon_gan import TwoNGAN
 from geocgan.seeds import derive_seed
 
-MODELS: dict[str, type[GANModel]] = {PixelCGAN.name: PixelCGAN}
+MODELS: dict[str, type[GANModel]] = {
+    m.name: m for m in (PixelCGAN, DCGAN, CGAN, CDCGAN, ACGAN, TwoNGAN, InfoGAN)
+}
 
 INIT_STREAM = 2**31 - 2  # the seed stream of initial weights, apart from every epoch's draws
 
