@@ -3,33 +3,33 @@
 import csv
 import importlib.util
 import json
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import geocgan.benchmark.run
+from geocgan.benchmark import BenchConfig, run_benchmark, truth_and_wells
+from geocgan.checkpoint import save_checkpoint
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError, OutputExistsError
 from geocgan.fields import channel_field
-from geocgan.checkpoint import save_checkpoint
 from geocgan.models import build_model
 from geocgan.peers import available_peers
+from geocgan.recipes import CHANNELS, DENSITY
 
 TINY = {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 4, "d_layers": 3}
 SIZE = 32
 
 
-def _load_workflow():
-    path = Path(__file__).resolve().parents[1] / "workflows" / "benchmark_peers.py"
-    spec = importlib.util.spec_from_file_location("benchmark_peers", path)
+def load_script(name: str):
+    """A workflow script as a module, to test its command line."""
+    path = Path(__file__).resolve().parents[1] / "workflows" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["benchmark_peers"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-bp = _load_workflow()
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,8 @@ def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp("bench")
     spec = FieldSpec("categorical", [0, 1])
     save_checkpoint(d / "ch.safetensors", build_model("pixel-cgan", TINY, spec), {"epoch": 0})
-    np.save(d / "ti.npy", channel_field((64, 64), seed=1, **bp.CHANNELS).astype(np.int64))
-    return bp.BenchConfig(
+    np.save(d / "ti.npy", channel_field((64, 64), seed=1, **CHANNELS).astype(np.int64))
+    return BenchConfig(
         sizes=(SIZE,),
         n=3,
         repeats=1,
@@ -61,7 +61,7 @@ def tiny(tmp_path_factory):
 
 def test_tiny_benchmark_rows_and_outputs(tiny):
     assert all(available_peers().values()), "the benchmark test needs gstools and geone"
-    rows = bp.run_benchmark(tiny, "pytest")
+    rows = run_benchmark(tiny, "pytest")
     with (tiny.out / "results.csv").open() as f:
         table = list(csv.DictReader(f))
     assert [(r["case"], r["method"]) for r in table] == [
@@ -72,7 +72,7 @@ def test_tiny_benchmark_rows_and_outputs(tiny):
         ("channels", "geocgan"),
         ("channels", "geone_deesse"),
     ]
-    n_wells = round(bp.DENSITY * SIZE * SIZE)  # 0.5 % of the truth's pixels
+    n_wells = round(DENSITY * SIZE * SIZE)  # 0.5 % of the truth's pixels
     for r, row in zip(table, rows, strict=True):
         assert r["size"] == str(SIZE) and r["n"] == "3"
         assert r["n_held_out"] == str(max(1, round(0.2 * n_wells)))
@@ -122,13 +122,17 @@ def test_tiny_benchmark_rows_and_outputs(tiny):
     assert len(calls) == 2 and rows[4]["per_realization_s"] == pytest.approx(np.median(calls))
 
     with pytest.raises(OutputExistsError, match="results.csv exists; pass --overwrite"):
-        bp.run_benchmark(tiny)
+        run_benchmark(tiny)
 
 
 def test_missing_peer_is_skipped_with_a_message(tiny, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(bp, "available_peers", lambda: {**available_peers(), "geone_deesse": False})
-    cfg = bp.BenchConfig(**{**tiny.__dict__, "cases": ("channels",), "out": tmp_path})
-    rows = bp.run_benchmark(cfg)
+    monkeypatch.setattr(
+        geocgan.benchmark.run,
+        "available_peers",
+        lambda: {**available_peers(), "geone_deesse": False},
+    )
+    cfg = BenchConfig(**{**tiny.__dict__, "cases": ("channels",), "out": tmp_path})
+    rows = run_benchmark(cfg)
     assert [r["method"] for r in rows] == ["geocgan"]
     assert "peers missing, skipped: geone_deesse (install: pip install geocgan[peers])" in (
         capsys.readouterr().err
@@ -137,8 +141,8 @@ def test_missing_peer_is_skipped_with_a_message(tiny, tmp_path, monkeypatch, cap
 
 def test_unknown_case_and_missing_channel_model(tiny, tmp_path):
     with pytest.raises(InputError, match=r"unknown case\(s\) \['faults'\]"):
-        bp.run_benchmark(bp.BenchConfig(**{**tiny.__dict__, "cases": ("faults",)}))
-    cfg = bp.BenchConfig(
+        run_benchmark(BenchConfig(**{**tiny.__dict__, "cases": ("faults",)}))
+    cfg = BenchConfig(
         **{
             **tiny.__dict__,
             "cases": ("channels",),
@@ -147,24 +151,24 @@ def test_unknown_case_and_missing_channel_model(tiny, tmp_path):
         }
     )
     with pytest.raises(InputError, match="none.safetensors does not exist.*--channel-model"):
-        bp.run_benchmark(cfg)
+        run_benchmark(cfg)
 
 
 def test_quick_option_sets_a_small_separate_run():
-    cfg = bp.parse_args(["--quick", "--cases", "channels"])
+    cfg = load_script("benchmark_peers").parse_args(["--quick", "--cases", "channels"])
     assert cfg.sizes == (64,) and cfg.n == 10 and cfg.cases == ("channels",)
     assert cfg.out.name == "quick" and cfg.runs.name == "quick"
 
 
 def test_validation_wells_and_geocgan_alone(tiny, tmp_path):
-    cfg = bp.replace(
+    cfg = replace(
         tiny, out=tmp_path / "val", cases=("channels",), peers=(), truth_seed=2025, wells_seed=8
     )
-    rows = bp.run_benchmark(cfg, "pytest")
+    rows = run_benchmark(cfg, "pytest")
     assert [r["method"] for r in rows] == ["geocgan"]
     assert "truth seed 2025, wells seed 8 (validation wells" in (cfg.out / "results.md").read_text()
-    truth, wells = bp.truth_and_wells("channels", SIZE, 2025, 8)
-    default_truth, _ = bp.truth_and_wells("channels", SIZE)
+    truth, wells = truth_and_wells("channels", SIZE, 2025, 8)
+    default_truth, _ = truth_and_wells("channels", SIZE)
     assert not np.array_equal(truth, default_truth)
     assert np.array_equal(truth[wells.rows, wells.cols], wells.values)
 
@@ -172,19 +176,19 @@ def test_validation_wells_and_geocgan_alone(tiny, tmp_path):
 def test_holdout_n_sizes_the_leave_wells_out_ensembles_alone(tiny, tmp_path):
     """--holdout-n: coverage judged with a larger ensemble (an exact one of n covers
     0.9 (n - 1) / (n + 1)); the ensembles of every other statistic keep n."""
-    cfg = bp.replace(tiny, out=tmp_path / "h", cases=("gaussian",), peers=(), holdout_n=9)
-    (row,) = bp.run_benchmark(cfg, "pytest")
+    cfg = replace(tiny, out=tmp_path / "h", cases=("gaussian",), peers=(), holdout_n=9)
+    (row,) = run_benchmark(cfg, "pytest")
     assert row["n"] == 3 and row["coverage_expected"] == pytest.approx(0.9 * 8 / 10)
     assert "re-simulated with n = 9" in (cfg.out / "results.md").read_text()
-    assert bp.parse_args(["--holdout-n", "400"]).holdout_n == 400
+    assert load_script("benchmark_peers").parse_args(["--holdout-n", "400"]).holdout_n == 400
 
 
 @pytest.mark.parametrize("size", [64, 256])
 def test_a_channel_truth_is_a_tile_of_a_field_as_large_as_the_training_image(size):
     """So that it is a sample of the training image's tiles of its size, which the statistics
     compare with (a 64² field made directly runs its channels across the whole grid)."""
-    truth, _ = bp.truth_and_wells("channels", size, 3001, 3101)
-    field = channel_field((256, 256), seed=3001, **bp.CHANNELS)
+    truth, _ = truth_and_wells("channels", size, 3001, 3101)
+    field = channel_field((256, 256), seed=3001, **CHANNELS)
     tiles = [
         field[r : r + size, c : c + size] for r in range(0, 256, size) for c in range(0, 256, size)
     ]

@@ -2,22 +2,19 @@
 
 import json
 import math
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from test_benchmark import SIZE, TINY, bp, tiny  # noqa: F401 (tiny: the tiny benchmark's fixture)
+from test_benchmark import SIZE, TINY, load_script, tiny  # noqa: F401 (tiny: the benchmark's fixture)
 
+import geocgan.benchmark.replicates as br
+from geocgan.checkpoint import save_checkpoint
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError, OutputExistsError
-from geocgan.checkpoint import save_checkpoint
 from geocgan.models import build_model
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflows"))
-import benchmark_replicates as br  # noqa: E402
 
 
 def _row(seed, case, method, **values):
@@ -161,3 +158,14 @@ def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # 
         br.run_replicates(new)
     br.run_replicates(replace(new, overwrite=True))
     assert ran == ["channels", "channels"]
+
+
+def test_the_script_says_where_the_models_and_results_lie():
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_script("benchmark_replicates").parse_args(["--replicates", "3"])
+    assert cfg.root == root and cfg.out == root / "workflows/results/benchmark/replicates"
+    assert cfg.bench.channel_model == root / "sample_data/channels.safetensors"
+    assert cfg.bench.peers == ("geone_sgs", "geone_fft", "geone_deesse") and not cfg.bench.compile
+    assert br._rel(root / "sample_data/channels.safetensors", cfg.root) == (
+        "sample_data/channels.safetensors"
+    )

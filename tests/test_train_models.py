@@ -2,7 +2,6 @@
 
 import argparse
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,10 @@ TINY = {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 4, "d_layers": 3, "lam_local": 
 
 
 def _load_workflow():
-    sys.path.insert(0, str(WORKFLOWS))  # it imports benchmark_peers and make_sample_data
-    try:
-        spec = importlib.util.spec_from_file_location("train_models", WORKFLOWS / "train_models.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(WORKFLOWS))
+    spec = importlib.util.spec_from_file_location("train_models", WORKFLOWS / "train_models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 tm = _load_workflow()

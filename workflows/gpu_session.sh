@@ -16,12 +16,12 @@
 #        narrower Gaussian generator (ngf 6) distilled from the benchmark's Gaussian model from
 #        its first step; all with --ema 0.999, snapshots every 25 epochs;
 #      seeds (prepared for the next session, not yet run): the shipped channel recipe
-#        (make_sample_data.model_config: session 4's, with the moment term at weight 100 toward
+#        (geocgan.recipes.channel_model_config: session 4's, with the moment term at weight 100 toward
 #        the whole training image's proportions) with lam_local 5 from the first step, seeds
 #        0, 1 and 2, and with lam_local 3, seed 1: a choice among seeds, and the recipe trained
 #        from the start instead of fine-tuned on the CPU;
 #      pinning (prepared 2026-11-26 13:20): the Gaussian benchmark recipe
-#        (benchmark_peers.GAUSSIAN_MODEL, ngf 12) trained afresh as it is (lam_local 10, the
+#        (geocgan.recipes.GAUSSIAN_MODEL, ngf 12) trained afresh as it is (lam_local 10, the
 #        control) and with lam_local 0, 3, and 0 with lam_moments 40: the 3x3-neighbourhood term
 #        pins a well's neighbours (0.43 of the kriging std within 1.5 px; discussion.md, "Later
 #        on 2026-11-26"), and a CPU fine-tune cannot drop it; judge the snapshots by

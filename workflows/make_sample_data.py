@@ -14,8 +14,8 @@ Reproduces the shipped sample data from seeds, with the package's own generator:
   rather than by isolated pixels; 0 gives the paper's loss alone, 10 collapsed the ensemble)
   and the moment term (``lam_moments`` = 100, keeps the channel proportion at the whole
   training image's 0.28: random windows see the image's border less often than its inside,
-  where channels cover 0.33, see ``model_config``); generation by the generator's weight
-  average (``ema`` 0.999);
+  where channels cover 0.33); generation by the generator's weight average (``ema`` 0.999).
+  The recipe (data and settings) is ``geocgan.recipes``'s;
 - ``training_log.jsonl``: the training curve (one JSON line per epoch).
 
 Run: ``python workflows/make_sample_data.py [--epochs N] [--out sample_data]``.
@@ -38,35 +38,26 @@ from pathlib import Path
 import numpy as np
 
 from geocgan.checkpoint import export_model, read_checkpoint
-from geocgan.constraints import FieldSpec, sample_constraints
+from geocgan.constraints import sample_constraints
 from geocgan.devices import resolve_device
 from geocgan.fields import channel_field
 from geocgan.io.images import read_training_image
 from geocgan.models import build_model
-from geocgan.models.pixel_cgan import moment_target_of
+from geocgan.recipes import (
+    CHANNEL_FLIP,
+    CHANNEL_MODEL,
+    CHANNEL_PATCH,
+    CHANNEL_SPEC,
+    CHANNELS,
+    DENSITY,
+    channel_model_config,
+    training_image,
+)
 from geocgan.train import PatchSampler, TrainConfig, Trainer
 
 CRS = "EPSG:32631"
 ORIGIN = (500_000.0, 5_700_000.0)  # upper-left corner, metres
 RES = 25.0
-CHANNELS = {"proportion": 0.28, "width": 6.0, "sinuosity": 0.3}
-MODEL = {
-    "arch": "fcn",
-    "lam": 10.0,
-    "lam_local": 3.0,
-    "lam_moments": 100.0,  # toward the whole training image's proportions (model_config)
-    "ngf": 12,
-    "ndf": 16,
-    "d_layers": 5,
-    "nz": 16,
-    "lr_g": 5e-4,
-    "lr_d": 5e-4,
-    "density": 0.005,
-    "ema": 0.999,
-    "canvas": 96,  # grids under 96 px a side: the middle of a 96² field (development wells)
-}
-PATCH, FLIP = 128, "xy"  # training windows: side, random mirrors
-SPEC = FieldSpec("categorical", codes=[0, 1])
 
 
 def write_raster(path: Path, array: np.ndarray, transform, description: str) -> None:
@@ -86,18 +77,6 @@ def write_raster(path: Path, array: np.ndarray, transform, description: str) -> 
     ) as dst:
         dst.write(array.astype("uint8"), 1)
         dst.set_band_description(1, description)
-
-
-def model_config(ti: np.ndarray, **changes) -> dict:
-    """``MODEL`` (with ``changes``) for training image ``ti``: the moment term's target is the
-    whole image's facies proportions. Random windows see the image's border less often than its
-    inside, which holds more channel (0.33 in 128² windows against 0.28 overall)."""
-    return {**MODEL, **changes, "moment_target": moment_target_of([ti], SPEC)}
-
-
-def training_image() -> np.ndarray:
-    """The 256x256 channel training image (seed 1), as written to ``training_image.tif``."""
-    return channel_field((256, 256), seed=1, **CHANNELS)
 
 
 def make_data(out: Path) -> None:
@@ -121,7 +100,7 @@ def make_data(out: Path) -> None:
     )
     write_raster(out / "truth.tif", truth, grid.transform, "facies (0 floodplain, 1 channel)")
     grid.write_template(out / "grid.tif", overwrite=True)
-    c = sample_constraints(truth, density=0.005, seed=7)
+    c = sample_constraints(truth, density=DENSITY, seed=7)
     rows, cols = c.rows_cols
     rng = np.random.default_rng(7)
     xs, ys = grid.transform @ (
@@ -145,21 +124,21 @@ def train_checkpoint(
     steps: int,
     batch: int,
     device: str,
-    lam_local: float = MODEL["lam_local"],
-    patch: int = PATCH,
+    lam_local: float = CHANNEL_MODEL["lam_local"],
+    patch: int = CHANNEL_PATCH,
 ) -> None:
     ti = read_training_image(out / "training_image.tif")
-    model = build_model("pixel-cgan", model_config(ti, lam_local=lam_local), SPEC)
+    model = build_model("pixel-cgan", channel_model_config(ti, lam_local=lam_local), CHANNEL_SPEC)
     cfg = TrainConfig(
         epochs=epochs, batch_size=batch, steps_per_epoch=steps, seed=0, device=device, val_size=64
     )
     rows = Trainer(
         model,
-        PatchSampler([ti], patch, device=resolve_device(device), flip=FLIP),
+        PatchSampler([ti], patch, device=resolve_device(device), flip=CHANNEL_FLIP),
         cfg,
         checkpoint=work / "checkpoint.safetensors",
         log=work / "log.jsonl",
-        meta={"training_images": ["training_image.tif"], "patch": patch, "flip": FLIP},
+        meta={"training_images": ["training_image.tif"], "patch": patch, "flip": CHANNEL_FLIP},
     ).fit(resume=True)
     shipped = export_model(
         work / "checkpoint.safetensors", out / "channels.safetensors", overwrite=True
@@ -174,7 +153,9 @@ if __name__ == "__main__":
     )
     p.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "sample_data")
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--patch", type=int, default=PATCH, help="training patch side (multiple of 16)")
+    p.add_argument(
+        "--patch", type=int, default=CHANNEL_PATCH, help="training patch side (multiple of 16)"
+    )
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument(
@@ -184,7 +165,7 @@ if __name__ == "__main__":
     p.add_argument(
         "--lam-local",
         type=float,
-        default=MODEL["lam_local"],
+        default=CHANNEL_MODEL["lam_local"],
         help="weight of the neighbourhood term",
     )
     a = p.parse_args()

@@ -1,9 +1,9 @@
 """Train, or train on, the two models the workflows use, on any device, keeping snapshots.
 
-* ``channels``: the sample-data channel model (``make_sample_data.MODEL``) on the 256x256
+* ``channels``: the sample-data channel model (``geocgan.recipes.CHANNEL_MODEL``) on the 256x256
   sample training image (made from its seed, the same array as
   ``sample_data/training_image.tif``);
-* ``gaussian``: the Gaussian benchmark model (``benchmark_peers.GAUSSIAN_MODEL``) on the
+* ``gaussian``: the Gaussian benchmark model (``geocgan.recipes.GAUSSIAN_MODEL``) on the
   benchmark's unconditional training fields.
 
 ``--set KEY=VALUE`` changes a model setting (``ngf=8``: a narrower generator). ``--init CKPT``
@@ -47,15 +47,22 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark_peers import GAUSSIAN_MODEL, BenchConfig, gaussian_training_images
-from make_sample_data import FLIP, PATCH, SPEC, model_config, training_image
-
 from geocgan.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
 from geocgan.constraints import FieldSpec
 from geocgan.devices import resolve_device
 from geocgan.errors import GeocganError, InputError
 from geocgan.models import build_model
 from geocgan.models.pixel_cgan import PixelCGANConfig
+from geocgan.recipes import (
+    CHANNEL_FLIP,
+    CHANNEL_PATCH,
+    CHANNEL_SPEC,
+    GAUSSIAN_MODEL,
+    GAUSSIAN_PATCH,
+    channel_model_config,
+    gaussian_training_images,
+    training_image,
+)
 from geocgan.train import PatchSampler, TrainConfig, Trainer, config_changes
 
 TUNABLE = {
@@ -78,12 +85,17 @@ def case_data(case: str) -> tuple[dict, FieldSpec, list, str, int, str]:
     default patch side and mirroring."""
     if case == "channels":
         ti = training_image()
-        return model_config(ti), SPEC, [ti], "training_image.tif", PATCH, FLIP
-    bench = BenchConfig()
-    tis = gaussian_training_images(bench)
+        return (
+            channel_model_config(ti),
+            CHANNEL_SPEC,
+            [ti],
+            "training_image.tif",
+            CHANNEL_PATCH,
+            CHANNEL_FLIP,
+        )
+    tis = gaussian_training_images()  # (4, 512, 512)
     spec = FieldSpec.from_data(tis, "continuous")
-    described = f"gaussian_field x{bench.train_images}"
-    return GAUSSIAN_MODEL, spec, list(tis), described, bench.train_patch, ""
+    return GAUSSIAN_MODEL, spec, list(tis), f"gaussian_field x{len(tis)}", GAUSSIAN_PATCH, ""
 
 
 def start_from(init: Path, ckpt: Path, model) -> dict:
