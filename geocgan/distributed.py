@@ -18,8 +18,8 @@ What equals a one-process run with the same global batch, up to float rounding o
 the update of every step whose loss is a mean of per-example terms over the batch (the
 average of the slices' gradients is then the gradient of the mean), when ``train_step``
 draws nothing at random. Random draws inside ``train_step`` (the well masks and noise of a
-GAN) come on each process from its own generator, seeded by ``(seed, epoch, RANK_STREAM,
-rank)``, so that the slices do not share noise: a run on ``W > 1`` processes is then another,
+GAN) come on each process from its own generator (and torch's global one), seeded by
+``(seed, epoch, RANK_STREAM, rank)``, so that the slices do not share noise: a run on ``W > 1`` processes is then another,
 equally valid, random sequence than the one-process run (with ``W = 1`` it is the
 one-process run itself). Statistics over the batch (a moment loss, BatchNorm) see the slice;
 geocgan's nets hold no BatchNorm (PixelNorm and spectral norm work per example and per
@@ -43,9 +43,10 @@ import torch
 import torch.distributed as dist
 
 from geocgan.errors import InputError
-from geocgan.seeds import torch_generator
+from geocgan.models.base import Batch
+from geocgan.seeds import derive_seed, torch_generator
 
-RANK_STREAM = 2**31 - 3  # seed stream of the per-process draws inside train_step
+RANK_STREAM = 2**31 - 4  # seed stream of the per-process draws inside train_step
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ class DataParallel:
             for g, part in zip(same, flat.split([g.numel() for g in same]), strict=True):
                 g.copy_(part.view_as(g))
 
-    def shard(self, batch: torch.Tensor) -> torch.Tensor:
-        """This process's slice of a global batch ``(B, ...)``: ``B / world_size`` items."""
+    def shard(self, batch: Batch) -> Batch:
+        """This process's slice of a global ``Batch`` of ``B`` items (every part, labels
+        too): ``B / world_size`` items."""
         b, w = len(batch), self.group.world_size
         if b % w:
             raise InputError(
@@ -128,14 +130,19 @@ class DataParallel:
                 f"that is a multiple of {w}"
             )
         k = b // w
-        return batch[self.group.rank * k : (self.group.rank + 1) * k]
+        part = slice(self.group.rank * k, (self.group.rank + 1) * k)
+        return Batch(**{n: None if t is None else t[part] for n, t in batch.parts().items()})
 
-    def step_generator(self, g: torch.Generator, seed: int, epoch: int) -> torch.Generator:
+    def epoch_generator(self, g: torch.Generator, seed: int, epoch: int) -> torch.Generator:
         """The generator of ``train_step``'s own draws in ``epoch``: ``g`` itself on one
-        process, else one seeded by ``(seed, epoch, RANK_STREAM, rank)``."""
+        process; else one seeded by ``(seed, epoch, RANK_STREAM, rank)``, with torch's global
+        generator (dropout and the like) reseeded from the same, so that the slices share no
+        noise."""
         if self.group.world_size == 1:
             return g
-        return torch_generator(seed, epoch, RANK_STREAM, self.group.rank, device=g.device)
+        key = (seed, epoch, RANK_STREAM, self.group.rank)
+        torch.manual_seed(derive_seed(*key))
+        return torch_generator(*key, device=g.device)
 
     def average(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Scalars (e.g. an epoch's loss sums) averaged over the processes: one all-reduce."""

@@ -50,7 +50,7 @@ from geocgan.errors import InputError
 from geocgan.seeds import derive_seed, torch_generator
 
 SCHEMES = ("philox", "torch")
-NOISE_STREAM = 2**31 - 2  # the Philox key's stream, apart from training's (seed, epoch)
+NOISE_STREAM = 2**31 - 5  # the Philox key's stream, apart from the trainer's (2**31 - 1 .. - 4)
 
 _MASK = 0xFFFFFFFF
 # Philox4x64 multipliers and Weyl key increments (Random123, numpy's philox.h)

@@ -15,6 +15,7 @@ training images), ``WithConditionSource`` (constraints drawn from other fields).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 
 from geocgan.checkpoint import load_model, save_checkpoint
 from geocgan.devices import resolve_device
+from geocgan.distributed import DataParallel, join
 from geocgan.errors import CheckpointError, InputError
 from geocgan.files import atomic_path
 from geocgan.io.jsonio import dumps
@@ -320,6 +322,10 @@ class Trainer:
     on_epoch : list of callables
         ``hook(trainer, epoch, row)`` after each epoch's validation, before the checkpoint;
         a dict it returns is added to the epoch's log row (e.g. ``BestEpoch``, an FID).
+    distributed : bool, optional
+        Train on the processes ``torchrun`` started, each on a slice of every global batch
+        (``geocgan.distributed``); rank 0 writes the log and checkpoints. Default: when
+        torchrun's ``WORLD_SIZE`` is set.
     """
 
     def __init__(
@@ -335,6 +341,7 @@ class Trainer:
         progress: bool = True,
         snapshot_every: int = 0,
         on_epoch: list[EpochHook] | None = None,
+        distributed: bool | None = None,
     ):
         self.model, self.data, self.config = model, data, config
         self.checkpoint, self.log = Path(checkpoint), Path(log) if log else None
@@ -348,7 +355,11 @@ class Trainer:
                 f"snapshot_every={snapshot_every}: give 0 (none) or a positive epoch count"
             )
         self.snapshot_every = snapshot_every
-        self.device = resolve_device(config.device)
+        if distributed is None:
+            distributed = "WORLD_SIZE" in os.environ
+        self.group = join(config.device) if distributed else None
+        self.device = self.group.device if self.group else resolve_device(config.device)
+        self.progress = progress and (self.group is None or self.group.main)
         missing = model.needs - data.provides
         if missing:
             raise InputError(
@@ -401,6 +412,8 @@ class Trainer:
                 opt.load_state_dict(loaded.optimizers[name].state_dict())
             start = int(doc["epoch"])
         self.rows = rows = self._read_log(start)
+        ddp = DataParallel(model, self.group) if self.group else None  # copies made equal
+        main = ddp is None or self.group.main
 
         val = model.validation(
             self.val_data, cfg.val_size, torch_generator(cfg.seed, VAL_STREAM, device=dev)
@@ -416,16 +429,21 @@ class Trainer:
         for epoch in range(start + 1, cfg.epochs + 1):
             g = torch_generator(cfg.seed, epoch, device=dev)
             torch.manual_seed(derive_seed(cfg.seed, epoch, GLOBAL_STREAM))
+            g_step = ddp.epoch_generator(g, cfg.seed, epoch) if ddp else g
             t0 = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
             for batch in self.data.batches(cfg.batch_size, steps, g):
-                losses = model.train_step(model.encode(batch), g)
+                if ddp:  # every process drew the global batch: it keeps its slice
+                    batch = ddp.shard(batch)
+                losses = model.train_step(model.encode(batch), g_step)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0) + v  # stays on the device: no sync per step
                 bar.update(1)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - t0
+            if ddp:
+                sums = ddp.average(sums)
             validation = model.validate(val, torch_generator(cfg.seed, VAL_STREAM, 1, device=dev))
             row = {
                 "epoch": epoch,
@@ -435,7 +453,10 @@ class Trainer:
                 "images_per_s": steps * cfg.batch_size / seconds,
                 "seconds": seconds,
                 "device": str(dev),
+                **({"processes": self.group.world_size} if ddp else {}),
             }
+            if not main:  # the log, hooks and checkpoints are rank 0's
+                continue
             for hook in self.on_epoch:
                 row.update(hook(self, epoch, row) or {})
             rows.append(row)
@@ -447,6 +468,8 @@ class Trainer:
                 save_checkpoint(self.snapshot_path(epoch), model, doc, training_state=False)
             save_checkpoint(self.checkpoint, model, doc)
         bar.close()
+        if ddp:
+            ddp.close()
         return rows
 
     def snapshot_path(self, epoch: int) -> Path:
