@@ -12,6 +12,7 @@ followed by the mask channel.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -36,14 +37,22 @@ class FieldSpec:
         one-hot channel per facies code, in the order of ``codes``.
     codes : list of int, optional
         Facies codes, e.g. ``[0, 1, 2]`` (categorical only).
-    center, scale : float
+    center, scale : float, or list of float (one per band)
         Normalisation of continuous values (data units).
+    bands : int
+        Bands of a continuous multi-band raster (default 1): fields are then ``(B, C, H, W)``
+        and ``center``/``scale`` hold one value per band.
+    source : FieldSpec, optional
+        Translation models: the spec of the input side (pix2pix and super-resolution's paired
+        input, CycleGAN's second domain); this spec describes the output.
     """
 
     kind: Kind = "continuous"
     codes: list[int] = field(default_factory=list)
-    center: float = 0.0
-    scale: float = 1.0
+    center: float | list[float] = 0.0
+    scale: float | list[float] = 1.0
+    bands: int = 1
+    source: FieldSpec | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("continuous", "categorical"):
@@ -56,28 +65,54 @@ class FieldSpec:
                 raise InputError(
                     f"a categorical field needs at least 2 distinct facies codes, got {self.codes}"
                 )
-        elif not self.scale > 0:
+        if isinstance(self.source, dict):
+            self.source = FieldSpec(**self.source)
+        if self.bands > 1:
+            if self.kind == "categorical":
+                raise InputError("facies are one band of codes: a categorical field has bands=1")
+            self.center, self.scale = list(map(float, self.center)), list(map(float, self.scale))
+            if len(self.center) != self.bands or len(self.scale) != self.bands:
+                raise InputError(
+                    f"a {self.bands}-band field needs {self.bands} centers and scales, got "
+                    f"{self.center} and {self.scale}"
+                )
+        elif self.bands != 1:
+            raise InputError(f"bands must be >= 1, got {self.bands}")
+        if self.kind == "continuous" and not min(np.atleast_1d(self.scale)) > 0:
             raise InputError(f"scale must be > 0, got {self.scale}")
 
     @property
     def channels(self) -> int:
-        """Number of value channels: K facies, or 1."""
-        return len(self.codes) if self.kind == "categorical" else 1
+        """Number of value channels: K facies, or the bands."""
+        return len(self.codes) if self.kind == "categorical" else self.bands
 
     @classmethod
-    def from_data(cls, fields: np.ndarray, kind: Kind) -> FieldSpec:
-        """Infer codes (categorical) or mean/std normalisation (continuous) from data."""
+    def from_data(cls, fields: np.ndarray, kind: Kind, bands: int = 1) -> FieldSpec:
+        """Infer codes (categorical) or mean/std normalisation (continuous) from data;
+        ``bands > 1``: fields ``(N, C, H, W)``, normalised per band."""
         fields = np.asarray(fields)
         if kind == "categorical":
             codes = np.unique(fields)
             if not np.allclose(codes, np.round(codes)):
                 raise InputError("a categorical training image must hold integer facies codes")
             return cls(kind="categorical", codes=[int(c) for c in codes])
+        if bands > 1:
+            per = [cls.from_data(fields[:, b], kind) for b in range(bands)]
+            return cls(center=[s.center for s in per], scale=[s.scale for s in per], bands=bands)
         finite = fields[np.isfinite(fields)]
         return cls(kind="continuous", center=float(finite.mean()), scale=float(finite.std() or 1))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As a checkpoint stores it; ``bands`` and ``source`` only when set, so the specs
+        of earlier versions compare equal."""
+        out = asdict(self)
+        if self.bands == 1:
+            del out["bands"]
+        if self.source is None:
+            del out["source"]
+        else:
+            out["source"] = self.source.to_dict()
+        return out
 
     # -- encoding -------------------------------------------------------------------
 
@@ -97,10 +132,14 @@ class FieldSpec:
         return hit.float().argmax(-1)
 
     def encode(self, fields: torch.Tensor, check: bool = True) -> torch.Tensor:
-        """Raw fields ``(B, H, W)`` -> network space ``(B, K, H, W)`` float32."""
+        """Raw fields ``(B, H, W)`` -> network space ``(B, K, H, W)`` float32 (volumes:
+        ``(B, D, H, W)`` -> ``(B, K, D, H, W)``)."""
         if self.kind == "categorical":
             idx = self.code_index(fields, check)  # (B, H, W)
-            return torch.nn.functional.one_hot(idx, self.channels).permute(0, 3, 1, 2).float()
+            return torch.nn.functional.one_hot(idx, self.channels).movedim(-1, 1).float()
+        if self.bands > 1:  # (B, C, H, W) -> (B, C, H, W), per band
+            c, s = self._band_norm(fields.device)
+            return (fields.float() - c) / s
         return ((fields.float() - self.center) / self.scale).unsqueeze(1)
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
@@ -108,7 +147,17 @@ class FieldSpec:
         if self.kind == "categorical":
             codes = torch.as_tensor(self.codes, device=x.device, dtype=torch.float32)
             return codes[_argmax_channels(x)]
+        if self.bands > 1:  # (B, C, H, W) raw values per band
+            c, s = self._band_norm(x.device)
+            return x.float() * s + c
         return x[:, 0].float() * self.scale + self.center
+
+    def _band_norm(self, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-band center and scale, ``(C, 1, 1)`` each."""
+        return tuple(
+            torch.tensor(v, dtype=torch.float32, device=device)[:, None, None]
+            for v in (self.center, self.scale)
+        )
 
 
 def _argmax_channels(x: torch.Tensor) -> torch.Tensor:
@@ -280,14 +329,15 @@ def from_points(
 
 
 def constraint_tensor(encoded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``(B, K, H, W)`` encoded fields and ``(B, 1, H, W)`` bool mask -> ``(B, K + 1, H, W)``."""
+    """``(B, K, H, W)`` encoded fields and ``(B, 1, H, W)`` bool mask -> ``(B, K + 1, H, W)``
+    (volumes: ``(B, K, D, H, W)`` and ``(B, 1, D, H, W)``)."""
     m = mask.to(encoded.dtype)
     return torch.cat([encoded * m, m], dim=1)
 
 
 def random_masks(
     batch: int,
-    shape: tuple[int, int],
+    shape: tuple[int, ...],
     *,
     density: float = 0.005,
     mode: Mode = "point",
@@ -295,14 +345,18 @@ def random_masks(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Random constraint masks ``(B, 1, H, W)`` bool, as in the paper's training protocol.
+    """Random constraint masks ``(B, 1, *shape)`` bool, as in the paper's training protocol.
+
+    ``shape`` is ``(H, W)``, or ``(D, H, W)`` for volumes (layers first, then the plan).
 
     Parameters
     ----------
     density : float
         ``point`` mode: share of pixels constrained (exactly ``max(1, round(density*H*W))``
         per map, uniformly at random, default 0.5% as in the paper). ``borehole`` mode: share
-        of *columns* drilled (at least one), for vertical sections where rows are depth.
+        of *columns* drilled (at least one), for vertical sections where rows are depth, and
+        for volumes, where a column is a vertical well through all ``D`` layers at one
+        ``(row, col)``.
     mode : {"point", "borehole"}
         Scattered pixels (map view) or pixel columns (boreholes in a vertical section).
     partial : bool
@@ -311,17 +365,19 @@ def random_masks(
     generator : torch.Generator, optional
         Source of randomness; it must live on ``device``.
     """
-    h, w = shape
+    shape = tuple(shape)
+    size = math.prod(shape)
     if not 0 < density <= 1:
         raise InputError(f"constraint density must be in (0, 1], got {density}")
     if mode == "point":
-        n = max(1, round(density * h * w))
-        keys = torch.rand(batch, h * w, generator=generator, device=device)
+        n = max(1, round(density * size))
+        keys = torch.rand(batch, size, generator=generator, device=device)
         idx = keys.topk(n, dim=1).indices  # (B, n)
-        mask = torch.zeros(batch, h * w, dtype=torch.bool, device=device)
+        mask = torch.zeros(batch, size, dtype=torch.bool, device=device)
         mask.scatter_(1, idx, True)
-        return mask.view(batch, 1, h, w)
+        return mask.view(batch, 1, *shape)
     if mode == "borehole":
+        h, w = shape[0], size // shape[0]  # depth (rows or layers), columns (plan cells)
         n = max(1, round(density * w))
         keys = torch.rand(batch, w, generator=generator, device=device)
         cols = torch.zeros(batch, w, dtype=torch.bool, device=device)
@@ -336,7 +392,7 @@ def random_masks(
                 (h - length) * torch.rand(batch, 1, w, generator=generator, device=device)
             ).long()
             mask = mask & (depth >= top) & (depth < top + length)
-        return mask[:, None].contiguous()
+        return mask.reshape(batch, 1, *shape).contiguous()
     raise InputError(f"constraint mode {mode!r} is unknown; use 'point' or 'borehole'")
 
 

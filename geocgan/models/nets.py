@@ -9,7 +9,8 @@ values and mask) as extra input channels:
     Fully convolutional nets for geoscience grids: a spatial-noise generator with the
     constraints injected at every scale, and a PatchGAN discriminator. Any grid whose sides
     are multiples of 16 (32 ... 256 and beyond) works, so one model trained on patches
-    generates larger grids.
+    generates larger grids. ``ndim=3`` gives the same nets for volumes ``(D, H, W)``: the
+    only difference is the dimension of the convolutions and pools (``CONV``, ``AVG_POOL``).
 
 Generators return *pre-activation* outputs; the model applies the output activation
 (tanh, identity, or softmax over facies) so that losses can use logits where useful.
@@ -27,15 +28,27 @@ def _act() -> nn.Module:
     return nn.LeakyReLU(0.2)
 
 
+CONV = {2: nn.Conv2d, 3: nn.Conv3d}  # by number of spatial dimensions
+AVG_POOL = {4: F.avg_pool2d, 5: F.avg_pool3d}  # by tensor rank: (B, C, H, W) or (B, C, D, H, W)
+
+
 # -- the paper's 28x28 nets ---------------------------------------------------------------
 
 
 class DCGAN28Generator(nn.Module):
-    """G(z, C) for 28x28: z -> 7x7 features, C encoded to 7x7, two transposed convs to 28x28."""
+    """G(z, C) for 28x28: z -> 7x7 features, C encoded to 7x7, two transposed convs to 28x28.
 
-    def __init__(self, out_ch: int, cond_ch: int, nz: int = 64, ngf: int = 64):
+    ``cond_skip=True`` (default) also feeds the raw constraint maps to the output layer, which
+    lets G paint a well's value without drawing the image around it; ``False`` gives the
+    constraints at the input only (encoded to 7x7), the paper's design.
+    """
+
+    def __init__(
+        self, out_ch: int, cond_ch: int, nz: int = 64, ngf: int = 64, cond_skip: bool = True
+    ):
         super().__init__()
         self.cond_ch = cond_ch
+        self.cond_skip = bool(cond_ch) and cond_skip
         self.fc = nn.Sequential(nn.Linear(nz, 4 * ngf * 7 * 7), nn.ReLU())
         self.ngf = ngf
         enc = 2 * ngf if cond_ch else 0
@@ -49,7 +62,7 @@ class DCGAN28Generator(nn.Module):
             nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1),
             nn.ReLU(),  # 28x28
         )
-        self.out = nn.Conv2d(ngf + cond_ch, out_ch, 3, 1, 1)
+        self.out = nn.Conv2d(ngf + (cond_ch if self.cond_skip else 0), out_ch, 3, 1, 1)
 
     def forward(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
         (zv,) = z  # (B, nz)
@@ -57,7 +70,7 @@ class DCGAN28Generator(nn.Module):
         if self.cond_ch:
             h = torch.cat([h, self.cond(cond)], 1)
         h = self.up(h)  # (B, ngf, 28, 28)
-        if self.cond_ch:
+        if self.cond_skip:
             h = torch.cat([h, cond], 1)
         return self.out(h)
 
@@ -96,18 +109,24 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-8)
 
 
-def pool_constraints(cond: torch.Tensor, factor: int) -> torch.Tensor:
-    """Constraint tensor ``(B, K + 1, H, W)`` at 1/factor resolution.
+def pool_constraints(cond: torch.Tensor, factor: int, extra: int = 0) -> torch.Tensor:
+    """Constraint tensor ``(B, K + 1, H, W)`` (or ``(B, K + 1, D, H, W)``) at 1/factor resolution.
 
     Values become the mean of the wells inside each coarse cell (0 where none); the mask
     becomes 1 where a cell holds at least one well. Works for one-hot facies and values.
+    The last ``extra`` channels (soft maps, proportions: ``geocgan.conditioning``) follow the
+    mask and are plain averages.
     """
     if factor == 1:
         return cond
+    pool = AVG_POOL[cond.dim()]
+    if extra:
+        base, rest = cond[:, :-extra], cond[:, -extra:]
+        return torch.cat([pool_constraints(base, factor), pool(rest, factor)], 1)
     values, mask = cond[:, :-1], cond[:, -1:]
-    den = F.avg_pool2d(mask, factor)  # (B, 1, H/f, W/f): share of well pixels
+    den = pool(mask, factor)  # (B, 1, H/f, W/f): share of well pixels
     has = (den > 0).to(cond.dtype)
-    return torch.cat([F.avg_pool2d(values, factor) / den.clamp_min(1e-12) * has, has], 1)
+    return torch.cat([pool(values, factor) / den.clamp_min(1e-12) * has, has], 1)
 
 
 class _Stage(nn.Module):
@@ -121,15 +140,22 @@ class _Stage(nn.Module):
     """
 
     def __init__(
-        self, cin: int, cond_ch: int, cout: int, noise: bool = True, padding: str = "zeros"
+        self,
+        cin: int,
+        cond_ch: int,
+        cout: int,
+        noise: bool = True,
+        padding: str = "zeros",
+        ndim: int = 2,
     ):
         super().__init__()
         pad = {"padding_mode": padding}
-        self.conv = nn.Conv2d(cin, cout, 3, 1, 1, **pad)
-        self.conv_c = nn.Conv2d(cond_ch, cout, 3, 1, 1, bias=False, **pad) if cond_ch else None
-        self.noise_scale = nn.Parameter(torch.ones(1, cout, 1, 1)) if noise else None
+        conv = CONV[ndim]
+        self.conv = conv(cin, cout, 3, 1, 1, **pad)
+        self.conv_c = conv(cond_ch, cout, 3, 1, 1, bias=False, **pad) if cond_ch else None
+        self.noise_scale = nn.Parameter(torch.ones(1, cout, *[1] * ndim)) if noise else None
         self.post = nn.Sequential(
-            PixelNorm(), _act(), nn.Conv2d(cout, cout, 3, 1, 1, **pad), PixelNorm(), _act()
+            PixelNorm(), _act(), conv(cout, cout, 3, 1, 1, **pad), PixelNorm(), _act()
         )
 
     def forward(
@@ -161,30 +187,44 @@ class SpatialGenerator(nn.Module):
 
     Constraints given as one map expanded over the batch (``cond.expand(B, ...)``, as the
     ensemble sampler does) are pooled and convolved once for the whole batch.
+
+    ``ndim=3`` makes volumes: every size above reads ``(D, H, W)``, each halved per stage.
+    ``extra``: how many of the ``cond_ch`` channels, after the mask, are soft maps or
+    proportions (pooled as plain averages).
     """
 
     factor = 16
 
     def __init__(
-        self, out_ch: int, cond_ch: int, nz: int = 16, ngf: int = 16, padding: str = "zeros"
+        self,
+        out_ch: int,
+        cond_ch: int,
+        nz: int = 16,
+        ngf: int = 16,
+        padding: str = "zeros",
+        ndim: int = 2,
+        extra: int = 0,
     ):
         super().__init__()
+        self.extra = extra
         widths = [8 * ngf, 4 * ngf, 2 * ngf, ngf, max(ngf // 2, 2)]  # H/16, H/8, H/4, H/2, H
-        self.start = _Stage(nz, cond_ch, widths[0], noise=False, padding=padding)
+        stage = {"padding": padding, "ndim": ndim}
+        self.start = _Stage(nz, cond_ch, widths[0], noise=False, **stage)
         self.stages = nn.ModuleList(
-            _Stage(widths[i], cond_ch, widths[i + 1], padding=padding) for i in range(4)
+            _Stage(widths[i], cond_ch, widths[i + 1], **stage) for i in range(4)
         )
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         pad = {"padding_mode": padding}
-        self.out = nn.Conv2d(widths[-1], out_ch, 3, 1, 1, **pad)
-        self.out_c = nn.Conv2d(cond_ch, out_ch, 3, 1, 1, bias=False, **pad) if cond_ch else None
+        conv = CONV[ndim]
+        self.out = conv(widths[-1], out_ch, 3, 1, 1, **pad)
+        self.out_c = conv(cond_ch, out_ch, 3, 1, 1, bias=False, **pad) if cond_ch else None
 
     def forward(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
         if cond is not None and cond.shape[0] > 1 and cond.stride(0) == 0:
             cond = cond[:1]  # one constraint map for the whole batch: work on it once
 
         def pooled(factor: int) -> torch.Tensor | None:
-            return None if cond is None else pool_constraints(cond, factor)
+            return None if cond is None else pool_constraints(cond, factor, self.extra)
 
         h = self.start(z[0], pooled(16), None)  # (B, 8ngf, H/16, W/16)
         for i, stage in enumerate(self.stages):
@@ -195,9 +235,10 @@ class SpatialGenerator(nn.Module):
         return out
 
     @staticmethod
-    def noise_shapes(nz: int, height: int, width: int) -> list[tuple[int, ...]]:
-        return [(nz, height // 16, width // 16)] + [
-            (1, height >> s, width >> s) for s in (3, 2, 1, 0)
+    def noise_shapes(nz: int, *size: int) -> list[tuple[int, ...]]:
+        """Noise parts for a grid of ``size`` = ``(H, W)`` or ``(D, H, W)``."""
+        return [(nz, *(n // 16 for n in size))] + [
+            (1, *(n >> s for n in size)) for s in (3, 2, 1, 0)
         ]
 
 
@@ -205,21 +246,23 @@ class PatchDiscriminator(nn.Module):
     """D(x, C): PatchGAN; ``n_layers`` strided convs, one logit per overlapping patch.
 
     Receptive field: 3 layers -> 54 px, 4 -> 110, 5 -> 222 (``7 * 2**n_layers - 2``). A large
-    field lets D judge the continuity of channels, not only their local texture.
+    field lets D judge the continuity of channels, not only their local texture. ``ndim=3``:
+    the same on volumes, one logit per overlapping block.
     """
 
-    def __init__(self, in_ch: int, cond_ch: int, ndf: int = 32, n_layers: int = 4):
+    def __init__(self, in_ch: int, cond_ch: int, ndf: int = 32, n_layers: int = 4, ndim: int = 2):
         super().__init__()
+        conv = CONV[ndim]
         layers: list[nn.Module] = []
         cin = in_ch + cond_ch
         for i in range(n_layers):
             cout = ndf * min(2**i, 8)
-            layers += [spectral_norm(nn.Conv2d(cin, cout, 4, 2, 1)), _act()]
+            layers += [spectral_norm(conv(cin, cout, 4, 2, 1)), _act()]
             cin = cout
         layers += [
-            spectral_norm(nn.Conv2d(cin, cin, 3, 1, 1)),
+            spectral_norm(conv(cin, cin, 3, 1, 1)),
             _act(),
-            spectral_norm(nn.Conv2d(cin, 1, 3, 1, 1)),
+            spectral_norm(conv(cin, 1, 3, 1, 1)),
         ]
         self.net = nn.Sequential(*layers)
 

@@ -29,10 +29,12 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from geocgan import conditioning
 from geocgan.constraints import Canvas, FieldSpec, constraint_tensor, random_masks
 from geocgan.errors import GridError, InputError
 from geocgan.models.base import Batch, GANModel, Latent
 from geocgan.models.nets import (
+    AVG_POOL,
     DCGAN28Discriminator,
     DCGAN28Generator,
     PatchDiscriminator,
@@ -126,6 +128,23 @@ class PixelCGANConfig:
         patch's side is the natural value. Sides at least this large are generated as they
         are (padded at the bottom/right to multiples of 16). Only generation uses it: set it
         on a trained model with ``export_model(..., canvas=)``.
+    ndim : {2, 3}
+        Spatial dimensions: 2 for maps and sections ``(H, W)``, 3 for volumes ``(D, H, W)``
+        (fcn only; the same nets with 3-D convolutions, every side a multiple of 16).
+    soft, proportion : bool
+        Facies models only (fcn): also condition on soft probability maps (K channels) and
+        on a target facies proportion (K channels), each usable with or without the other
+        and the wells (``geocgan.conditioning``).
+    lam_soft, lam_prop : float
+        Weights of the generator terms pulling the smoothed output onto the soft map and
+        the output's proportions onto the target (``conditioning.soft_loss``,
+        ``proportion_loss``).
+    soft_scales : list of float
+        Range (pixels) of the Gaussian smoothing that makes training soft maps from the
+        training fields' facies indicators.
+    drop : float
+        With ``soft`` or ``proportion``: probability that a training map goes without each
+        of its parts (wells, soft map, proportion).
     ema : float
         Decay of an exponential moving average of the generator's weights, updated after
         every generator step and used to generate (Karras et al. 2018; Yazıcı et al. 2019,
@@ -162,6 +181,13 @@ class PixelCGANConfig:
     padding: Literal["zeros", "reflect"] = "zeros"
     canvas: int = 0
     cond_skip: bool = True
+    ndim: int = 2
+    soft: bool = False
+    proportion: bool = False
+    lam_soft: float = 0.0
+    lam_prop: float = 0.0
+    soft_scales: list[float] = field(default_factory=lambda: [2.0, 8.0])
+    drop: float = 0.5
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -199,16 +225,32 @@ class PixelCGANConfig:
             raise InputError("canvas is for the fcn generator: leave it 0 or use arch 'fcn'")
         if not 0 <= self.ema < 1:
             raise InputError(f"ema decay must be in [0, 1), got {self.ema}; 0 turns it off")
+        if self.ndim not in (2, 3) or (self.ndim == 3 and self.arch != "fcn"):
+            raise InputError(f"ndim must be 2, or 3 with arch 'fcn'; got {self.ndim} ({self.arch})")
+        if self.ndim == 3 and (self.lam_crps or self.canvas):
+            raise InputError("lam_crps and canvas are 2-D only; leave them 0 for volumes")
+        if (self.soft or self.proportion) and (self.arch != "fcn" or not self.conditional):
+            raise InputError("soft maps and proportions need a conditional 'fcn' model")
+        lo, hi = (list(self.soft_scales) + [0, 0])[:2]
+        if len(self.soft_scales) != 2 or not 0 < lo <= hi or min(self.lam_soft, self.lam_prop) < 0:
+            raise InputError(
+                f"soft_scales must be two widths 0 < lo <= hi (pixels), got {self.soft_scales}, "
+                f"and lam_soft, lam_prop >= 0"
+            )
+        if not 0 <= self.drop < 1:
+            raise InputError(f"drop must be in [0, 1), got {self.drop}")
 
 
 def constraint_loss(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-well-pixel squared error ``‖C − M ⊙ G‖² / |M|``, averaged over the batch.
 
-    fake, real: ``(B, K, H, W)`` in network space; mask: ``(B, 1, H, W)`` bool.
+    fake, real: ``(B, K, H, W)`` in network space; mask: ``(B, 1, H, W)`` bool (volumes:
+    ``(B, K, D, H, W)``, ``(B, 1, D, H, W)``).
     """
     m = mask.to(torch.float32)
-    se = ((fake.float() - real.float()) ** 2 * m).sum(dim=(1, 2, 3))  # (B,)
-    return (se / m.sum(dim=(1, 2, 3)).clamp_min(1)).mean()
+    dims = tuple(range(1, fake.dim()))
+    se = ((fake.float() - real.float()) ** 2 * m).sum(dim=dims)  # (B,)
+    return (se / m.sum(dim=dims).clamp_min(1)).mean()
 
 
 def moment_loss(
@@ -219,11 +261,12 @@ def moment_loss(
     standard deviations) to match instead of the real batch's, ``(K,)`` or ``(2K,)``."""
     f, r = fake.float(), real.float()
     k = f.shape[1]
-    want_mean = r.mean(dim=(0, 2, 3)) if target is None else target[:k]
-    loss = ((f.mean(dim=(0, 2, 3)) - want_mean) ** 2).sum()
+    dims = (0, *range(2, f.dim()))  # all but the channels
+    want_mean = r.mean(dim=dims) if target is None else target[:k]
+    loss = ((f.mean(dim=dims) - want_mean) ** 2).sum()
     if std:
-        want_std = r.std(dim=(0, 2, 3)) if target is None else target[k:]
-        loss = loss + ((f.std(dim=(0, 2, 3)) - want_std) ** 2).sum()
+        want_std = r.std(dim=dims) if target is None else target[k:]
+        loss = loss + ((f.std(dim=dims) - want_std) ** 2).sum()
     return loss
 
 
@@ -283,15 +326,28 @@ class PixelCGAN(GANModel):
     def __init__(self, config: PixelCGANConfig, spec: FieldSpec):
         super().__init__(config, spec)
         k = spec.channels
-        kc = k + 1 if config.conditional else 0
+        if (config.soft or config.proportion) and spec.kind != "categorical":
+            raise InputError("soft maps and proportions condition facies (categorical) models")
+        self.extra = conditioning.extra_channels(spec, config.soft, config.proportion)
+        kc = k + 1 + self.extra if config.conditional else 0
         if config.arch == "dcgan28":
             self.G = DCGAN28Generator(
                 k, kc, nz=config.nz, ngf=config.ngf, cond_skip=config.cond_skip
             )
             self.D = DCGAN28Discriminator(k, kc, ndf=config.ndf)
         else:
-            self.G = SpatialGenerator(k, kc, nz=config.nz, ngf=config.ngf, padding=config.padding)
-            self.D = PatchDiscriminator(k, kc, ndf=config.ndf, n_layers=config.d_layers)
+            self.G = SpatialGenerator(
+                k,
+                kc,
+                nz=config.nz,
+                ngf=config.ngf,
+                padding=config.padding,
+                ndim=config.ndim,
+                extra=self.extra,
+            )
+            self.D = PatchDiscriminator(
+                k, kc, ndf=config.ndf, n_layers=config.d_layers, ndim=config.ndim
+            )
         want = k if spec.kind == "categorical" else 2 * k
         if config.moment_target and len(config.moment_target) != want:
             raise InputError(
@@ -316,13 +372,19 @@ class PixelCGAN(GANModel):
 
     condition = "constraints"
 
-    def latent(self, height: int, width: int) -> list[Latent]:
-        """Gaussian noise: one ``(nz, H/16, W/16)`` map per stage (fcn) or an ``(nz,)``
-        vector (dcgan28)."""
-        return [Latent(tuple(s)) for s in self.G.noise_shapes(self.config.nz, height, width)]
+    def latent(self, *shape: int) -> list[Latent]:
+        """Gaussian noise: one ``(nz, H/16, W/16)`` map per stage (fcn; volumes
+        ``(nz, D/16, H/16, W/16)``) or an ``(nz,)`` vector (dcgan28)."""
+        return [Latent(tuple(s)) for s in self.G.noise_shapes(self.config.nz, *shape)]
 
-    def noise_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
-        return [p.shape for p in self.latent(height, width)]
+    def noise_shapes(self, *shape: int) -> list[tuple[int, ...]]:
+        return [p.shape for p in self.latent(*shape)]
+
+    def with_extra(self, cond: torch.Tensor) -> torch.Tensor:
+        """Constraint maps ``(B, K + 1, *S)`` with the soft/proportion channels left empty."""
+        if not self.extra:
+            return cond
+        return torch.cat([cond, cond.new_zeros(cond.shape[0], self.extra, *cond.shape[2:])], 1)
 
     def validation(self, data, n: int, generator: torch.Generator):
         """``n`` held-out raw fields and their well masks, drawn as in training."""
@@ -330,7 +392,7 @@ class PixelCGAN(GANModel):
         fields = data.sample(n, generator).x  # (n, H, W) raw codes or values
         mask = random_masks(
             n,
-            fields.shape[-2:],
+            fields.shape[-self.config.ndim :],
             density=cfg.density,
             mode=cfg.mode,
             partial=cfg.partial,
@@ -348,10 +410,10 @@ class PixelCGAN(GANModel):
         """
         fields, mask = val
         real = self.spec.encode(fields)  # (B, K, H, W)
-        cond = constraint_tensor(real, mask)
+        cond = self.with_extra(constraint_tensor(real, mask))
         z = [
             torch.randn((len(fields), *p.shape), generator=generator, device=fields.device)
-            for p in self.latent(*fields.shape[-2:])
+            for p in self.latent(*fields.shape[-self.config.ndim :])
         ]
         with torch.no_grad():
             fake = self.generate(z, cond)
@@ -364,24 +426,38 @@ class PixelCGAN(GANModel):
             out["val_honoring"] = float(((decoded[m] - fields[m]) ** 2).mean())
         return out
 
-    def check_grid(self, height: int, width: int) -> None:
+    def check_grid(self, *shape: int) -> None:
+        if len(shape) != self.config.ndim:
+            raise GridError(
+                f"a {self.config.ndim}-D model cannot take a grid of shape {shape}; give "
+                f"{'(D, H, W)' if self.config.ndim == 3 else '(H, W)'}"
+            )
+        size = "x".join(map(str, shape))
         if self.config.arch == "dcgan28":
-            if (height, width) != (28, 28):
+            if shape != (28, 28):
                 raise GridError(
-                    f"the dcgan28 model only takes 28x28 grids, got {height}x{width}; "
+                    f"the dcgan28 model only takes 28x28 grids, got {size}; "
                     "use an 'fcn' model for geoscience grids"
                 )
-        elif height % 16 or width % 16 or min(height, width) < 32:
+        elif any(n % 16 for n in shape) or min(shape) < 32:
             raise GridError(
                 f"an fcn model needs grid sides that are multiples of 16 and at least 32, got "
-                f"{height}x{width}; generate on model.canvas(height, width) and crop (geocgan's "
+                f"{size}; generate on model.canvas(height, width) and crop (geocgan's "
                 "simulate() and the simulate command do it for you)"
+                + ("; volumes are not padded yet: give such sides" if len(shape) == 3 else "")
             )
 
-    def canvas(self, height: int, width: int) -> Canvas:
+    def canvas(self, *shape: int) -> Canvas:
         """The grid padded at the bottom/right to sides that are multiples of 16 (at least 32);
         a side under ``config.canvas`` is widened to that (rounded up the same way) instead,
-        with the grid in the middle."""
+        with the grid in the middle. 2-D only."""
+        if len(shape) != 2:
+            self.check_grid(*shape)
+            raise GridError(
+                "volumes are generated on their own grid: use geocgan.simulate.generate_batches "
+                "(simulate() pads and crops 2-D grids only)"
+            )
+        height, width = shape
         if self.config.arch == "dcgan28":
             self.check_grid(height, width)
             return Canvas(height, width, 0, 0, (height, width))
@@ -498,10 +574,9 @@ class PixelCGAN(GANModel):
     def _training_mask(self, real: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Well masks ``(B, 1, H, W)`` for a training batch, drawn as the config says."""
         cfg = self.config
-        b, _, h, w = real.shape
         return random_masks(
-            b,
-            (h, w),
+            real.shape[0],
+            real.shape[2:],
             density=cfg.density,
             mode=cfg.mode,
             partial=cfg.partial,
@@ -525,18 +600,31 @@ class PixelCGAN(GANModel):
                 "lam_distill > 0 needs a teacher: model.distill_from(trained) (train_models.py: "
                 "--distill TEACHER), or lam_distill = 0 to train without one"
             )
-        b, _, h, w = real.shape
+        b, size = real.shape[0], real.shape[2:]
         dev = real.device
         mask = self._training_mask(real, generator)  # (B, 1, H, W)
         target = real if cond_source is None else cond_source
         cond = constraint_tensor(target, mask) if cfg.conditional else None
+        extra = None
+        if cfg.conditional and self.extra:  # soft maps / proportions, some parts left out
+            cond, extra = conditioning.training_condition(
+                target,
+                mask,
+                soft=cfg.soft,
+                proportion=cfg.proportion,
+                scales=cfg.soft_scales,
+                drop=cfg.drop,
+                generator=generator,
+            )
+            mask = cond[:, self.spec.channels : self.spec.channels + 1].bool()  # wells given
         two = cfg.lam_div or cfg.lam_crps
         pairs = 2 if two and cfg.conditional else 1  # two realizations per map
         z = [
             torch.randn((pairs * b, *s), generator=generator, device=dev)
-            for s in self.noise_shapes(h, w)
+            for s in self.noise_shapes(*size)
         ]
-        cond_g = cond.repeat(pairs, 1, 1, 1) if cond is not None and pairs > 1 else cond
+        ones = (1,) * (real.dim() - 1)
+        cond_g = cond.repeat(pairs, *ones) if cond is not None and pairs > 1 else cond
 
         opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         with self._autocast():
@@ -554,12 +642,21 @@ class PixelCGAN(GANModel):
         self.D.requires_grad_(True)
         field = target  # (B, K, H, W): the fields the wells were drawn from
         if pairs > 1:
-            target, mask = target.repeat(pairs, 1, 1, 1), mask.repeat(pairs, 1, 1, 1)
+            target, mask = target.repeat(pairs, *ones), mask.repeat(pairs, *ones)
         loss_c = constraint_loss(fake, target, mask)
         loss_g = loss_adv + cfg.lam * loss_c if cfg.conditional else loss_adv
         out = {"loss_d": loss_d.detach(), "loss_g": loss_adv.detach(), "loss_c": loss_c.detach()}
+        if extra is not None and cfg.soft:
+            loss_s = conditioning.soft_loss(fake[:b], extra)
+            loss_g = loss_g + cfg.lam_soft * loss_s
+            out["loss_soft"] = loss_s.detach()
+        if extra is not None and cfg.proportion:
+            loss_p = conditioning.proportion_loss(fake[:b], extra)
+            loss_g = loss_g + cfg.lam_prop * loss_p
+            out["loss_prop"] = loss_p.detach()
         if cfg.conditional and cfg.lam_local:
-            local = F.avg_pool2d(fake.float(), 3, 1, 1, count_include_pad=False)  # (B, K, H, W)
+            pool = AVG_POOL[fake.dim()]
+            local = pool(fake.float(), 3, 1, 1, count_include_pad=False)  # (B, K, H, W)
             loss_g = loss_g + cfg.lam_local * constraint_loss(local, target, mask)
         if cfg.lam_moments:
             target = torch.tensor(cfg.moment_target, device=dev) if cfg.moment_target else None
