@@ -26,7 +26,6 @@ import click
 import tomllib
 import typer
 import yaml
-from click.core import ParameterSource
 
 from geocgan import __version__
 from geocgan.errors import GeocganError, InputError
@@ -417,7 +416,7 @@ def train(
         for key, (param, value) in options.items():
             if key in known:
                 config[key] = value
-            elif ctx.get_parameter_source(param) not in (None, ParameterSource.DEFAULT):
+            elif _given(ctx, param):
                 flag = next(o for p in ctx.command.params if p.name == param for o in p.opts)
                 raise InputError(
                     f"{flag} is not a setting of model {model_name!r}; its settings are "
@@ -461,6 +460,13 @@ def train(
         _fail(err)
 
 
+def _given(ctx: click.Context, param: str) -> bool:
+    """Whether ``param`` came from the command line, the environment or a config file (by
+    name: typer vendors its own click, whose ``ParameterSource`` is not click's)."""
+    source = ctx.get_parameter_source(param)
+    return source is not None and source.name != "DEFAULT"
+
+
 def _training_data(
     cls, paths: list[Path], config: dict, *, kind, variable, patch, flip, moment_target, device
 ):
@@ -472,7 +478,8 @@ def _training_data(
     from geocgan.train import FieldArray, PatchSampler
 
     dev = resolve_device(device)
-    if "labels" in cls.needs:
+    image_sets = all(p.suffix == ".npz" or _dataset_name(p) for p in paths)
+    if "labels" in cls.needs or image_sets:  # a labelled stack: any model may train on it
         images, labels = _labelled_images(paths)
         spec = cls.field_spec(images, "continuous")
         meta = {"training_data": [str(p) for p in paths]}
@@ -498,6 +505,10 @@ def _training_data(
     return PatchSampler(images, patch, device=dev, flip=flip_axes), spec, meta
 
 
+def _dataset_name(path: Path) -> bool:
+    return path.suffix == "" and str(path).lower() in ("mnist", "fashion-mnist", "fashion_mnist")
+
+
 def _labelled_images(paths: list[Path]):
     """Images ``(N, H, W)`` and labels ``(N,)`` from a dataset name or .npz files."""
     import numpy as np
@@ -506,7 +517,7 @@ def _labelled_images(paths: list[Path]):
 
     images, labels = [], []
     for p in paths:
-        if p.suffix == "" and str(p).lower() in ("mnist", "fashion-mnist", "fashion_mnist"):
+        if _dataset_name(p):
             im, lab = datasets.load(str(p).lower().replace("_", "-"))["train"]
         elif p.suffix == ".npz" and p.is_file():
             with np.load(p, allow_pickle=False) as z:
