@@ -20,7 +20,9 @@ from __future__ import annotations
 import shutil
 import sys
 import warnings
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,7 @@ from geocgan.io.ensemble import (
     EnsembleStore,
     iter_realizations,
     storage,
+    stored_noise_scheme,
     write_geotiff_chunks,
     write_summary_geotiff,
 )
@@ -44,7 +47,8 @@ from geocgan.io.jsonio import dumps
 from geocgan.io.wells import Wells, read_wells
 from geocgan.metrics.geostats import neighbourhood_majority
 from geocgan.models import GANModel
-from geocgan.simulate import generate_batches, require_condition
+from geocgan.noise import SCHEMES
+from geocgan.simulate import PRECISIONS, generate_batches, require_condition
 
 OUTPUTS = ("ensemble.zarr", "realizations.tif", "summary.tif", "honoring.json", "overview.png")
 
@@ -69,6 +73,8 @@ class SimulateConfig:
     drop_outside: bool = False
     write_chunk: int = 64  # realizations read at a time to write the outputs (no CLI flag)
     compile: bool = False  # torch.compile the generator (each Dask task compiles its own)
+    noise_scheme: str | None = None  # None: philox for a new ensemble, a resumed one's own
+    precision: str = "float32"  # or bfloat16 (an opt-in, recorded in the store)
 
     def __post_init__(self) -> None:
         if (
@@ -84,6 +90,11 @@ class SimulateConfig:
             raise InputError(f"seed must be >= 0, got {self.seed}")
         if self.zarr_format not in (2, 3):
             raise InputError(f"zarr format must be 2 or 3, got {self.zarr_format}")
+        if self.noise_scheme not in (None, *SCHEMES) or self.precision not in PRECISIONS:
+            raise InputError(
+                f"noise scheme {self.noise_scheme!r} or precision {self.precision!r} is "
+                f"unknown; use one of {SCHEMES} and of {PRECISIONS}"
+            )
 
 
 def _generate_range(
@@ -97,18 +108,55 @@ def _generate_range(
     store: str,
     canvas: Canvas,
     compile: bool = False,
+    noise_scheme: str = "philox",
+    precision: str = "float32",
 ) -> int:
     """A unit of work (also a Dask task): generate realizations [start, stop) and store them."""
-    from geocgan.io.ensemble import write_region
-
     model, _ = load_model(checkpoint, device=resolve_device(device))
     if compile:
         model.compile_generator()
-    for idx, fields in generate_batches(
-        model, constraints, range(start, stop), seed=seed, batch_size=batch_size
-    ):
-        write_region(store, int(idx[0]), canvas.crop(fields))
+    batches = generate_batches(
+        model,
+        constraints,
+        range(start, stop),
+        seed=seed,
+        batch_size=batch_size,
+        noise_scheme=noise_scheme,
+        precision=precision,
+    )
+    with _Writer(store, canvas) as write:
+        for idx, fields in batches:
+            write(int(idx[0]), fields)
     return stop - start
+
+
+class _Writer:
+    """Writes batches into the store on one background thread, so that the generator does
+    not wait for the disk; at most ``depth`` batches wait (bounded memory). A failed write
+    is raised at the next batch or at the end."""
+
+    def __init__(self, store: str, canvas: Canvas, depth: int = 2):
+        from geocgan.io.ensemble import write_region  # looked up now: tests replace it
+
+        self.write_region = write_region
+        self.store, self.canvas, self.depth = store, canvas, depth
+        self.pool = ThreadPoolExecutor(1)
+        self.pending: deque = deque()
+
+    def __call__(self, start: int, fields: np.ndarray) -> None:
+        while len(self.pending) >= self.depth:
+            self.pending.popleft().result()
+        crop = self.canvas.crop(fields)  # (k, H, W)
+        self.pending.append(self.pool.submit(self.write_region, self.store, start, crop))
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        self.pool.shutdown(wait=True)  # every queued write ends (or fails)
+        if exc_type is None:
+            for f in self.pending:
+                f.result()
 
 
 def _runs(indices: list[int], size: int) -> list[tuple[int, int]]:
@@ -175,6 +223,10 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     remove_partials(out)  # what a killed run was writing
+    if config.noise_scheme is None:  # a resumed ensemble keeps its own; a new one: Philox
+        resuming = store_path.exists() and not config.overwrite
+        stored = stored_noise_scheme(store_path) if resuming else None
+        config = replace(config, noise_scheme=stored or "philox")
     name = "facies" if categorical else "value"
     attrs = {
         "title": f"geocgan ensemble of {name}",
@@ -190,6 +242,8 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         "geocgan_version": __version__,
         "realization_rule": "realization i is generated from noise seeded by (seed, i)",
         "exact": config.exact,
+        "noise_scheme": config.noise_scheme,  # geocgan.noise; absent in older stores: torch
+        **({"precision": config.precision} if config.precision != "float32" else {}),
         "canvas": {  # the grid the nets generated, and where this grid sits in it
             "shape": list(canvas.shape),
             "top": canvas.top,
@@ -309,6 +363,8 @@ def _generate(
                     store,
                     canvas,
                     config.compile,
+                    config.noise_scheme,
+                    config.precision,
                     pure=False,
                 )
                 for a, b in runs
@@ -317,16 +373,27 @@ def _generate(
                 bar.update(f.result())
         return
 
-    from geocgan.io.ensemble import write_region
-
-    with tqdm(
-        total=len(todo), desc="simulate", unit="real", disable=not config.progress, file=sys.stderr
-    ) as bar:
+    with (
+        tqdm(
+            total=len(todo),
+            desc="simulate",
+            unit="real",
+            disable=not config.progress,
+            file=sys.stderr,
+        ) as bar,
+        _Writer(store, canvas) as write,
+    ):
         for a, b in runs:  # in-process: reuse the loaded model
             for idx, fields in generate_batches(
-                model, cons, range(a, b), seed=config.seed, batch_size=config.batch_size
+                model,
+                cons,
+                range(a, b),
+                seed=config.seed,
+                batch_size=config.batch_size,
+                noise_scheme=config.noise_scheme,
+                precision=config.precision,
             ):
-                write_region(store, int(idx[0]), canvas.crop(fields))
+                write(int(idx[0]), fields)
                 bar.update(len(idx))
 
 

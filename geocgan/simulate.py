@@ -28,6 +28,8 @@ from geocgan.constraints import Constraints
 from geocgan.errors import InputError
 from geocgan.models import COMMAND_FOR, GANModel
 
+PRECISIONS = ("float32", "bfloat16")  # of generation: float32, or bfloat16 autocast (opt-in)
+
 
 def auto_batch_size(device: torch.device | str, *shape: int) -> int:
     """Realizations per forward pass when none is given: about 2**18 pixels on a CPU, where
@@ -85,8 +87,8 @@ def generate_batches(
     outputs are handed over, so the device has work while the caller uses them. The arrays
     handed over are the caller's to keep.
     """
-    if precision not in ("float32", "bfloat16"):
-        raise InputError(f"precision {precision!r}: use float32 or bfloat16")
+    if precision not in PRECISIONS:
+        raise InputError(f"precision {precision!r}: use one of {PRECISIONS}")
     dev = model.device
     cond, shape = condition_tensor(model, cond, dev)
     if shape:

@@ -164,6 +164,16 @@ def ensemble_status(path: str | Path) -> dict:
     }
 
 
+def stored_noise_scheme(path: str | Path) -> str | None:
+    """The noise scheme (``geocgan.noise``) a store's realizations were drawn with: its
+    ``noise_scheme`` attribute, ``"torch"`` for stores made before it was recorded, None
+    where ``path`` holds no Zarr store."""
+    path = Path(path)
+    if not _is_zarr_store(path):
+        return None
+    return str(zarr.open_group(path, mode="r").attrs.get("noise_scheme", "torch"))
+
+
 def storage(codes: Sequence[int] | None) -> tuple[np.dtype, float | int]:
     """Stored dtype and fill value: float32/NaN, or the smallest integer type for ``codes``.
 
@@ -366,12 +376,21 @@ class EnsembleStore:
         if ds.attrs.get("complete") is True:
             raise OutputExistsError(f"{path} is a complete ensemble already. {fix}")
         stored_attrs = {k: v for k, v in ds.attrs.items() if k not in _RESERVED_ATTRS}
+        new_attrs = _normalize_attrs(attrs)
+        if "noise_scheme" in new_attrs:  # one ensemble never mixes two (geocgan.noise)
+            old = stored_attrs.setdefault("noise_scheme", "torch")  # older stores: torch
+            if old != new_attrs["noise_scheme"]:
+                raise OutputExistsError(
+                    f"{path} was drawn with noise scheme {old!r}, not "
+                    f"{new_attrs['noise_scheme']!r}; resume it with --noise-scheme {old} (or "
+                    f"without the option). {fix}"
+                )
         expected = {
             "number of realizations": (ds.sizes[REALIZATION], n),
             "variable name": (stored_name, name),
             "grid shape": ((height, width), grid.shape),
             "CRS": (crs, grid.crs),
-            "attributes": (stored_attrs, _normalize_attrs(attrs)),
+            "attributes": (stored_attrs, new_attrs),
         }
         if zarr_format is not None:
             expected["Zarr format"] = (group.metadata.zarr_format, zarr_format)
