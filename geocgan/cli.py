@@ -668,6 +668,18 @@ def simulate(
             "worth it from a few thousand realizations.",
         ),
     ] = False,
+    noise_scheme: Annotated[
+        str | None,
+        typer.Option(
+            help="How realization i's noise is drawn from (seed, i): philox (on the device; "
+            "the default for a new ensemble) or torch (that of older ensembles). A resumed "
+            "ensemble keeps its own."
+        ),
+    ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(help="float32, or bfloat16 (faster on a GPU; values off by its rounding)."),
+    ] = "float32",
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs in --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
@@ -703,6 +715,8 @@ def simulate(
             wells_crs=wells_crs,
             drop_outside=drop_outside,
             compile=compile,
+            noise_scheme=noise_scheme,
+            precision=precision,
         )
         summary = run_simulation(wells, model, out, grid=the_grid, config=cfg)
     except GeocganError as err:
