@@ -327,6 +327,11 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     }
 
 
+def _bar(config: SimulateConfig) -> dict:
+    """tqdm's settings for the generation's progress bar."""
+    return {"desc": "simulate", "unit": "real", "disable": not config.progress, "file": sys.stderr}
+
+
 def _generate(
     checkpoint: str,
     cons: Constraints,
@@ -342,13 +347,7 @@ def _generate(
 
         with (
             Client(config.dask_address) as client,
-            tqdm(
-                total=len(todo),
-                desc="simulate",
-                unit="real",
-                disable=not config.progress,
-                file=sys.stderr,
-            ) as bar,
+            tqdm(total=len(todo), **_bar(config)) as bar,
         ):
             futures = [
                 client.submit(
@@ -374,13 +373,7 @@ def _generate(
         return
 
     with (
-        tqdm(
-            total=len(todo),
-            desc="simulate",
-            unit="real",
-            disable=not config.progress,
-            file=sys.stderr,
-        ) as bar,
+        tqdm(total=len(todo), **_bar(config)) as bar,
         _Writer(store, canvas) as write,
     ):
         for a, b in runs:  # in-process: reuse the loaded model
