@@ -6,7 +6,7 @@ and a distribution, ``"normal"``, ``"uniform"`` on [-1, 1) or ``"categorical"`` 
 same values whatever batch, worker or device draws it, and whether a run was resumed.
 
 ``"torch"``
-    The scheme of geocgan before 0.3 (ensembles that record no ``noise_scheme``): one
+    The scheme of older ensembles (those that record no ``noise_scheme``): one
     ``torch.Generator`` per realization, seeded by ``geocgan.seeds.torch_generator(seed, i)``,
     draws the parts in order (``randn``; ``rand * 2 - 1``; ``one_hot(randint)``). A Python
     loop per realization on the CPU: at 128² it held an H200 to a twelfth of its generator's
