@@ -23,8 +23,9 @@ from geocgan.errors import (  # noqa: E402
     InputError,
     OutputExistsError,
 )
+from geocgan.metrics.geostats import honoring  # noqa: E402
 from geocgan.models import MODELS, PixelCGAN, PixelCGANConfig, build_model  # noqa: E402
-from geocgan.simulate import honoring, simulate  # noqa: E402
+from geocgan.simulate import simulate  # noqa: E402
 from geocgan.train import FieldArray, PatchSampler, TrainConfig, Trainer  # noqa: E402
 
 __all__ = [

@@ -356,7 +356,7 @@ def ensemble_statistics(
         "honoring": {
             "metric": hon["metric"],
             "overall": hon["overall"],
-            "worst_realization": float(per.min() if categorical else per.max()),
+            "worst_realization": float(min(per) if categorical else max(per)),
         },
     }
     if categorical:

@@ -45,7 +45,7 @@ from geocgan.io.ensemble import (
 from geocgan.io.grid import Grid
 from geocgan.io.jsonio import dumps
 from geocgan.io.wells import Wells, read_wells
-from geocgan.metrics.geostats import neighbourhood_majority
+from geocgan.metrics.geostats import honoring_at_wells, neighbourhood_majority
 from geocgan.models import GANModel
 from geocgan.noise import SCHEMES
 from geocgan.simulate import PRECISIONS, generate_batches, require_condition
@@ -493,7 +493,9 @@ class _EnsembleStats:
         if self.exact:
             report["after_exact_snapping"] = {
                 "metric": report["metric"],
-                "overall": _overall(np.concatenate(self.snapped), self.wells, self.categorical),
+                "overall": honoring_at_wells(
+                    np.concatenate(self.snapped), self.wells.values, self.categorical
+                )["overall"],
                 "note": "realizations.tif and summary.tif are snapped to the wells",
             }
         return report
@@ -501,13 +503,6 @@ class _EnsembleStats:
     def overview(self) -> tuple[np.ndarray, int, tuple[float, float]]:
         """First realizations ``(n_show, H, W)``, ensemble size and value range, for the overview."""
         return np.stack(self.head), self.n, (self.lo, self.hi)
-
-
-def _overall(sim: np.ndarray, wells: Wells, categorical: bool) -> float:
-    """Share of well pixels with the well's facies, or the MSE there; sim: (n, n_wells)."""
-    if categorical:
-        return float((sim == wells.values[None]).mean())
-    return float(((sim - wells.values[None]) ** 2).mean())
 
 
 def honoring_report(
@@ -559,13 +554,13 @@ def honoring_report(
                 mse=float(((s - wells.values[j]) ** 2).mean()),
             )
         per_well.append(entry)
+    hon = honoring_at_wells(sim, wells.values, categorical)  # the ensemble's (metric, overall)
     if categorical:
-        overall = _overall(sim, wells, categorical)
         for j, e in enumerate(per_well):
             e["neighbourhood_match_share"] = float((around[:, j] == wells.values[j]).mean())
         return {
-            "metric": "facies_match",
-            "overall": overall,
+            "metric": hon["metric"],
+            "overall": hon["overall"],
             "per_well": per_well,
             "wells_always_matched": int(sum(e["match_share"] == 1.0 for e in per_well)),
             "neighbourhood_match": float((around == wells.values[None]).mean()),
@@ -574,8 +569,8 @@ def honoring_report(
             "isolated pixels rather than by the geology around them",
         }
     return {
-        "metric": "mse",
-        "overall": _overall(sim, wells, categorical),
+        "metric": hon["metric"],
+        "overall": hon["overall"],
         "per_well": per_well,
         "field_variance": field_variance,
     }

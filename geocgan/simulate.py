@@ -255,23 +255,3 @@ def sample(
             out = np.empty((n, *images.shape[1:]), np.float32)
         out[idx] = images
     return out if out is not None else np.empty((0,), np.float32)
-
-
-def honoring(fields: np.ndarray, constraints: Constraints, categorical: bool) -> dict:
-    """How well realizations ``(n, H, W)`` reproduce the constrained pixels.
-
-    Categorical: share of well pixels whose facies matches (over all realizations) and per
-    realization. Continuous: MSE at well pixels (data units squared), overall and per realization.
-    """
-    rows, cols = constraints.rows_cols
-    sim = fields[:, rows, cols]  # (n, n_wells)
-    obs = constraints.values[rows, cols][None]  # (1, n_wells)
-    if categorical:
-        per = (sim == obs).mean(1)
-        return {
-            "metric": "facies_match",
-            "overall": float(per.mean()),
-            "per_realization": per.tolist(),
-        }
-    per = ((sim - obs) ** 2).mean(1)
-    return {"metric": "mse", "overall": float(per.mean()), "per_realization": per.tolist()}

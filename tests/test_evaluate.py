@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from geocgan.checkpoint import save_checkpoint
 from geocgan.cli import app
 from geocgan.constraints import FieldSpec
 from geocgan.errors import CheckpointError, InputError, OutputExistsError
@@ -21,7 +22,6 @@ from geocgan.evaluate import (
     training_windows,
 )
 from geocgan.fields import channel_field, gaussian_field
-from geocgan.checkpoint import save_checkpoint
 from geocgan.io.ensemble import EnsembleStore, open_ensemble
 from geocgan.io.grid import Grid
 from geocgan.job import SimulateConfig, run_simulation
@@ -306,7 +306,7 @@ def test_cli_evaluate(facies_run, tmp_path):
     assert res.exit_code == 0, res.output
     printed = json.loads(res.stdout)
     assert set(printed) == {"store", "summary", "outputs"}
-    assert printed["summary"]["honoring_metric"] == "accuracy"
+    assert printed["summary"]["honoring_metric"] == "facies_match"
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 1 and "already holds evaluation.json" in res.output
 

@@ -259,7 +259,7 @@ def test_honoring_continuous_and_categorical():
     facies[:, rows, cols] = codes
     facies[1, 0, 1] = 0  # one wrong well in realization 1
     res = honoring(facies, rows, cols, codes, categorical=True)
-    assert res["metric"] == "accuracy"
+    assert res["metric"] == "facies_match"
     np.testing.assert_allclose(res["per_realization"], [1.0, 0.75])
     assert res["overall"] == pytest.approx(0.875)
 
@@ -273,7 +273,10 @@ def test_honoring_bad_wells():
     with pytest.raises(ConstraintError, match="well 0: value is nan"):
         honoring(field, np.array([0]), np.array([0]), np.array([np.nan]), categorical=False)
     with pytest.raises(InputError, match="categorical=True; pass integer facies codes"):
-        honoring(field, np.array([0]), np.array([0]), np.zeros(1), categorical=True)
+        honoring(field + 0.5, np.array([0]), np.array([0]), np.zeros(1), categorical=True)
+    # facies codes as geocgan.simulate returns them (float32) are codes
+    ones = np.ones((2, 5, 5), np.float32)
+    assert honoring(ones, np.array([0]), np.array([0]), np.ones(1), True)["overall"] == 1.0
 
 
 # ------------------------------------------------------------------------ Gaussian conditioning

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import geocgan
 from geocgan.checkpoint import (
     META_KEY,
     export_model,
@@ -17,7 +18,7 @@ from geocgan.constraints import FieldSpec, from_points, sample_constraints
 from geocgan.errors import CheckpointError, InputError
 from geocgan.models import build_model
 from geocgan.models.base import Batch
-from geocgan.simulate import auto_batch_size, honoring, simulate
+from geocgan.simulate import auto_batch_size, simulate
 from geocgan.train import FieldArray, PatchSampler, TrainConfig, Trainer
 
 SMALL = {"arch": "fcn", "ngf": 8, "ndf": 8, "nz": 4, "d_layers": 3, "density": 0.02}
@@ -252,13 +253,16 @@ def test_constraint_term_makes_the_generator_honor_the_wells(fields28, tmp_path)
     assert final[10.0] < 0.5 * final[0.0], final
 
 
-def test_honoring_report():
-    c = from_points((4, 4), [0, 3], [0, 3], [1.0, 0.0])
-    fields = np.zeros((2, 4, 4))
+def test_honoring_of_simulated_codes():
+    """geocgan.honoring takes the (float32) facies codes geocgan.simulate returns."""
+    rows, cols, values = np.array([0, 3]), np.array([0, 3]), np.array([1.0, 0.0])
+    fields = np.zeros((2, 4, 4), np.float32)
     fields[0, 0, 0] = 1.0
-    h = honoring(fields, c, categorical=True)
+    h = geocgan.honoring(fields, rows, cols, values, categorical=True)
+    assert h["metric"] == "facies_match"
     assert h["per_realization"] == [1.0, 0.5] and h["overall"] == 0.75
-    assert honoring(fields, c, categorical=False)["per_realization"] == [0.0, 0.5]
+    h = geocgan.honoring(fields, rows, cols, values, categorical=False)
+    assert h["metric"] == "mse" and h["per_realization"] == [0.0, 0.5]
 
 
 def test_missing_truncated_and_foreign_checkpoints(tmp_path):

@@ -535,10 +535,14 @@ def neighbourhood_share(fields, rows, cols, values) -> float:
 def honoring(fields, rows, cols, values, categorical: bool) -> dict:
     """How well realizations reproduce the well data at the well pixels.
 
+    geocgan's one honoring measure: ``geocgan.honoring``, ``geocgan evaluate``, the
+    benchmark and the main job's ``honoring.json`` all report it.
+
     Parameters
     ----------
     fields : np.ndarray, shape (n, H, W) or (H, W)
-        Realizations; integer codes when ``categorical``.
+        Realizations; facies codes when ``categorical`` (integers, or whole-number floats as
+        :func:`geocgan.simulate` returns them).
     rows, cols : np.ndarray of int, shape (m,)
         Well pixel indices.
     values : np.ndarray, shape (m,)
@@ -549,28 +553,54 @@ def honoring(fields, rows, cols, values, categorical: bool) -> dict:
     Returns
     -------
     dict
-        ``"metric"``: ``"mse"`` (field units squared, 0 is perfect) or ``"accuracy"`` (share of
-        well pixels with the right facies, 1 is perfect); ``"per_realization"``: (n,) scores;
-        ``"overall"``: their mean.
+        See :func:`honoring_at_wells`.
     """
     arr = _stack(fields)
     r, c, v = _wells(rows, cols, arr.shape[1:], values)
     at_wells = arr[:, r, c]  # (n, m)
     if categorical:
-        if not _is_categorical(arr):
+        if not (_is_categorical(arr) or np.all(at_wells == np.round(at_wells))):
             raise InputError(
-                f"fields has dtype {arr.dtype} but categorical=True; pass integer facies codes."
+                f"fields has dtype {arr.dtype} with values that are no facies codes at the wells "
+                "but categorical=True; pass integer facies codes."
             )
         nonint = np.flatnonzero(v != np.round(v))
         if nonint.size:
             i = int(nonint[0])
             raise ConstraintError(f"well {i}: value {v[i]} is not an integer facies code.")
-        per = np.mean(at_wells == v, axis=1)  # (n,)
-        metric = "accuracy"
+    return honoring_at_wells(at_wells, v, categorical)
+
+
+def honoring_at_wells(at_wells: np.ndarray, values: np.ndarray, categorical: bool) -> dict:
+    """:func:`honoring` from the realizations' values at the well pixels, unchecked.
+
+    For an ensemble seen in batches (the main job keeps only these values).
+
+    Parameters
+    ----------
+    at_wells : np.ndarray, shape (n, m)
+        ``fields[:, rows, cols]``.
+    values : np.ndarray, shape (m,)
+        Well values (facies codes when ``categorical``).
+    categorical : bool
+        Score facies matches instead of squared errors.
+
+    Returns
+    -------
+    dict
+        ``"metric"``: ``"facies_match"`` (share of well pixels with the well's facies, 1 is
+        perfect) or ``"mse"`` (mean squared error, field units squared, 0 is perfect);
+        ``"per_realization"``: the n scores (list); ``"overall"``: their mean.
+    """
+    if categorical:
+        per = np.mean(at_wells == values[None], axis=1)  # (n,)
     else:
-        per = np.mean((at_wells - v) ** 2, axis=1)  # (n,)
-        metric = "mse"
-    return {"metric": metric, "per_realization": per, "overall": float(np.mean(per))}
+        per = np.mean((at_wells - values[None]) ** 2, axis=1)  # (n,)
+    return {
+        "metric": "facies_match" if categorical else "mse",
+        "overall": float(np.mean(per)),
+        "per_realization": per.tolist(),
+    }
 
 
 # --------------------------------------------------------------------------- Gaussian check
