@@ -18,11 +18,19 @@ _WHERE = {
     "write_summary_geotiff": "ensemble",
     "Grid": "grid",
     "parse_crs": "grid",
+    "Grid3D": "grid3d",
     "read_idx": "idx",
     "write_idx": "idx",
     "read_training_image": "images",
     "Wells": "wells",
     "read_wells": "wells",
+    "Wells3D": "wells3d",
+    "read_wells_3d": "wells3d",
+    "VolumeStore": "volume",
+    "open_volume": "volume",
+    "write_volume_zarr": "volume",
+    "write_volume_netcdf": "volume",
+    "write_vti": "volume",
 }
 
 __all__ = sorted(_WHERE)
