@@ -20,8 +20,6 @@ from __future__ import annotations
 import shutil
 import sys
 import warnings
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from geocgan import __version__
+from geocgan.background import Background
 from geocgan.checkpoint import load_model
 from geocgan.constraints import Canvas, Constraints, from_points
 from geocgan.devices import resolve_device
@@ -112,6 +111,8 @@ def _generate_range(
     precision: str = "float32",
 ) -> int:
     """A unit of work (also a Dask task): generate realizations [start, stop) and store them."""
+    from geocgan.io.ensemble import write_region
+
     model, _ = load_model(checkpoint, device=resolve_device(device))
     if compile:
         model.compile_generator()
@@ -124,39 +125,10 @@ def _generate_range(
         noise_scheme=noise_scheme,
         precision=precision,
     )
-    with _Writer(store, canvas) as write:
+    with Background() as writer:  # the generator does not wait for the disk
         for idx, fields in batches:
-            write(int(idx[0]), fields)
+            writer.submit(write_region, store, int(idx[0]), canvas.crop(fields))
     return stop - start
-
-
-class _Writer:
-    """Writes batches into the store on one background thread, so that the generator does
-    not wait for the disk; at most ``depth`` batches wait (bounded memory). A failed write
-    is raised at the next batch or at the end."""
-
-    def __init__(self, store: str, canvas: Canvas, depth: int = 2):
-        from geocgan.io.ensemble import write_region  # looked up now: tests replace it
-
-        self.write_region = write_region
-        self.store, self.canvas, self.depth = store, canvas, depth
-        self.pool = ThreadPoolExecutor(1)
-        self.pending: deque = deque()
-
-    def __call__(self, start: int, fields: np.ndarray) -> None:
-        while len(self.pending) >= self.depth:
-            self.pending.popleft().result()
-        crop = self.canvas.crop(fields)  # (k, H, W)
-        self.pending.append(self.pool.submit(self.write_region, self.store, start, crop))
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(self, exc_type, *_) -> None:
-        self.pool.shutdown(wait=True)  # every queued write ends (or fails)
-        if exc_type is None:
-            for f in self.pending:
-                f.result()
 
 
 def _runs(indices: list[int], size: int) -> list[tuple[int, int]]:
@@ -372,10 +344,9 @@ def _generate(
                 bar.update(f.result())
         return
 
-    with (
-        tqdm(total=len(todo), **_bar(config)) as bar,
-        _Writer(store, canvas) as write,
-    ):
+    from geocgan.io.ensemble import write_region
+
+    with tqdm(total=len(todo), **_bar(config)) as bar, Background() as writer:
         for a, b in runs:  # in-process: reuse the loaded model
             for idx, fields in generate_batches(
                 model,
@@ -386,7 +357,7 @@ def _generate(
                 noise_scheme=config.noise_scheme,
                 precision=config.precision,
             ):
-                write(int(idx[0]), fields)
+                writer.submit(write_region, store, int(idx[0]), canvas.crop(fields))
                 bar.update(len(idx))
 
 
