@@ -6,16 +6,15 @@ as an ensemble (``geocgan.simulate``, ``geocgan.job``), are measured (``geocgan.
 written (``geocgan.io``).
 """
 
-__version__ = "0.1.0"
-
-from geocgan.constraints import (  # noqa: E402
+from geocgan._version import __version__
+from geocgan.constraints import (
     Constraints,
     FieldSpec,
     from_points,
     random_masks,
     sample_constraints,
 )
-from geocgan.errors import (  # noqa: E402
+from geocgan.errors import (
     CheckpointError,
     ConstraintError,
     GeocganError,
@@ -23,12 +22,13 @@ from geocgan.errors import (  # noqa: E402
     InputError,
     OutputExistsError,
 )
-from geocgan.metrics.geostats import honoring  # noqa: E402
-from geocgan.models import MODELS, PixelCGAN, PixelCGANConfig, build_model  # noqa: E402
-from geocgan.simulate import simulate  # noqa: E402
-from geocgan.train import FieldArray, PatchSampler, TrainConfig, Trainer  # noqa: E402
+from geocgan.metrics.geostats import honoring
+from geocgan.models import MODELS, PixelCGAN, PixelCGANConfig, build_model
+from geocgan.simulate import simulate
+from geocgan.train import FieldArray, PatchSampler, TrainConfig, Trainer
 
 __all__ = [
+    "__version__",
     "MODELS",
     "CheckpointError",
     "ConstraintError",

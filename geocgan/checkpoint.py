@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from geocgan import __version__
+from geocgan._version import __version__
 from geocgan.errors import CheckpointError
 from geocgan.files import atomic_path
 from geocgan.models import GANModel, build_model

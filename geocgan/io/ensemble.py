@@ -36,6 +36,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dask.array as da
 import numpy as np
@@ -48,7 +49,9 @@ from rasterio.crs import CRS
 
 from geocgan.errors import GeocganError, InputError, OutputExistsError
 from geocgan.files import atomic_dir, atomic_path
-from geocgan.io.grid import Grid
+
+if TYPE_CHECKING:  # annotations only: grid.py writes its template through this module
+    from geocgan.io.grid import Grid
 
 REALIZATION = "realization"
 WRITTEN = "written"

@@ -273,7 +273,7 @@ class Grid:
         OutputExistsError
             If ``path`` exists and ``overwrite`` is False.
         """
-        # Imported here: ensemble.py builds on Grid, so a top-level import would be circular.
+        # Imported here: reading a grid needs no xarray, zarr or dask.
         from geocgan.io.ensemble import write_geotiff_stack
 
         if data is None:
