@@ -291,8 +291,11 @@ def write_volume_netcdf(path: str | Path, ds: xr.Dataset, *, overwrite: bool = F
     """Write a volume dataset (e.g. from :func:`volume_dataset`) as NetCDF-4 (h5netcdf), atomically."""
     path = Path(path)
     _check_new_output(path, overwrite)
+    ds = ds.drop_vars(WRITTEN, errors="ignore").copy()
+    for obj in (ds, *ds.variables.values()):  # NetCDF has no boolean attributes: 0/1
+        obj.attrs = {k: int(v) if isinstance(v, bool) else v for k, v in obj.attrs.items()}
     with atomic_path(path) as tmp:
-        ds.drop_vars(WRITTEN, errors="ignore").to_netcdf(tmp, engine="h5netcdf")
+        ds.to_netcdf(tmp, engine="h5netcdf")
     return path
 
 
