@@ -14,6 +14,15 @@ def smooth_fields(n: int, size: int, seed: int = 0, sigma: float = 3.0) -> np.nd
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for the test (3-D convolutions on the shared 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def fields28():
     return smooth_fields(256, 28)
 

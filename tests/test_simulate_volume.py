@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 import xarray as xr
 
 from geocgan.constraints import FieldSpec
@@ -21,12 +20,7 @@ SPEC = FieldSpec(kind="categorical", codes=[0, 1])
 TINY = {"nz": 2, "ngf": 4, "ndf": 4, "d_layers": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # 3-D convolutions: see conftest
 
 
 @pytest.fixture

@@ -24,13 +24,7 @@ from geocgan.simulate import generate_batches
 TINY = {"nz": 2, "ngf": 4, "ndf": 4, "d_layers": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """3-D convolutions on a shared 2-core machine: one thread is faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # 3-D convolutions: see conftest
 
 
 SPEC = FieldSpec(kind="categorical", codes=[0, 1])
