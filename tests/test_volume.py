@@ -13,6 +13,7 @@ from geocgan.io.volume import (
     VolumeStore,
     open_volume,
     plot_slices,
+    read_training_volume,
     stored_grid,
     volume_dataset,
     write_volume_netcdf,
@@ -120,3 +121,22 @@ def test_slices_png_with_wells(tmp_path, grid):
         tmp_path / "s.png", grid, facies(grid, 1)[0], wells=wells, at=(2, 2, 4), categorical=True
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_read_training_volume(tmp_path, grid):
+    data = facies(grid, n=2)
+    np.save(tmp_path / "v.npy", data[0])
+    assert np.array_equal(read_training_volume(tmp_path / "v.npy"), data[0])
+    store = write_volume_zarr(tmp_path / "v.zarr", grid, data, name="facies", codes=[0, 1])
+    assert np.array_equal(read_training_volume(store), data[0])
+    ds = volume_dataset(grid, data, name="facies", codes=[0, 1])
+    nc = write_volume_netcdf(tmp_path / "v.nc", ds.isel(realization=0))
+    assert np.array_equal(read_training_volume(nc), data[0])
+    np.save(tmp_path / "flat.npy", data[0, 0])
+    with pytest.raises(
+        InputError, match=r"must be 3-D \(layers, rows, columns\), got shape \(6, 8\)"
+    ):
+        read_training_volume(tmp_path / "flat.npy")
+    with pytest.raises(InputError, match="unknown format '.tif'"):
+        (tmp_path / "v.tif").write_bytes(b"")
+        read_training_volume(tmp_path / "v.tif")

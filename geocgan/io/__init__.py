@@ -31,6 +31,7 @@ _WHERE = {
     "write_volume_zarr": "volume",
     "write_volume_netcdf": "volume",
     "write_vti": "volume",
+    "read_training_volume": "volume",
 }
 
 __all__ = sorted(_WHERE)

@@ -439,3 +439,60 @@ def plot_slices(
     if title:
         fig.suptitle(title)
     return _save(fig, Path(path))
+
+
+def read_training_volume(path: str | Path, *, variable: str | None = None) -> np.ndarray:
+    """One 3-D training image ``(D, H, W)`` (layer 0 on top) from ``.npy``, NetCDF or Zarr.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.npy`` (loaded without pickle), ``.nc`` or ``.zarr``; a volume store of geocgan
+        gives its realization 0.
+    variable : str, optional
+        The variable of a NetCDF/Zarr dataset; required when it holds several volumes.
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown format, several variables and none chosen, not 3-D, NaNs.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"Training volume {path} does not exist. Check the path.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise InputError(f"{path} is not a plain numeric .npy array ({exc}).") from None
+    elif suffix in (".nc", ".zarr"):
+        if suffix == ".zarr":
+            ds = xr.open_zarr(path, consolidated=False, mask_and_scale=False)
+        else:
+            ds = xr.open_dataset(path)
+        names = sorted(str(v) for v in ds.data_vars if ds[v].ndim >= 3)
+        if variable is None and len(names) != 1:
+            raise InputError(
+                f"{path} holds the volumes {names}; choose one with variable=... (--variable)."
+            )
+        name = variable or names[0]
+        if name not in ds:
+            raise InputError(f"{path} has no variable {name!r}; it has {names}.")
+        data = ds[name]
+        arr = (data.isel({REALIZATION: 0}) if REALIZATION in data.dims else data).values
+    else:
+        raise InputError(
+            f"Training volume {path}: unknown format {suffix!r}; use .npy, .nc or .zarr."
+        )
+    arr = np.asarray(arr).squeeze()
+    if arr.ndim != 3:
+        raise InputError(
+            f"Training volume {path} must be 3-D (layers, rows, columns), got shape {arr.shape}."
+        )
+    if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
+        raise InputError(
+            f"Training volume {path} has {int(np.isnan(arr).sum())} missing (NaN) voxels; crop "
+            "it to a complete box."
+        )
+    return arr
