@@ -512,10 +512,13 @@ def write_region(path: str | Path, start: int, data: np.ndarray) -> None:
         )
     if np.issubdtype(array.dtype, np.integer):
         fill = array.fill_value
+        known = ~np.isnan(data)  # NaN: no value (an input's nodata), stored as the fill
+        codes = data[known]
         if not (
-            np.isfinite(data).all() and (data == np.round(data)).all() and (data != fill).all()
+            np.isfinite(codes).all() and (codes == np.round(codes)).all() and (codes != fill).all()
         ):
             raise ValueError(f"Facies codes for {path} must be integers other than {fill}.")
+        data = np.where(known, data, fill)
     array[start : start + len(data)] = data.astype(array.dtype)
     group[WRITTEN][start : start + len(data)] = 1  # after the data: a kill leaves them unflagged
 
