@@ -377,6 +377,24 @@ def train(
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing checkpoint.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    source: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Translation models (pix2pix, srgan): the paired input raster of each training "
+            "image, on the same extent (srgan: coarser by its factor; default the training "
+            "images' block means). Or give .npz files with arrays 'x' and 'source' as training data.",
+        ),
+    ] = None,
+    other: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="CycleGAN: rasters of the second domain (B; the training images are A). Or "
+            "give .npz files with arrays 'x' and 'other' as training data.",
+        ),
+    ] = None,
+    source_kind: Annotated[
+        Kind, typer.Option(help="Translation models: whether the input holds facies or values.")
+    ] = Kind.continuous,
 ) -> None:
     """Train a model: by default the pixel-constrained cGAN on random patches of training images."""
     from geocgan.models import build_model, model_class
@@ -433,6 +451,8 @@ def train(
             flip=flip,
             moment_target=moment_target,
             device=device,
+            inputs=(source or []) + (other or []),
+            source_kind=source_kind,
         )
         model = build_model(model_name, config, spec, seed=seed)
         cfg = TrainConfig(
@@ -468,16 +488,46 @@ def _given(ctx: click.Context, param: str) -> bool:
 
 
 def _training_data(
-    cls, paths: list[Path], config: dict, *, kind, variable, patch, flip, moment_target, device
+    cls,
+    paths: list[Path],
+    config: dict,
+    *,
+    kind,
+    variable,
+    patch,
+    flip,
+    moment_target,
+    device,
+    inputs=(),
+    source_kind=Kind.continuous,
 ):
     """The data source, field spec and checkpoint description for ``cls`` from the command
-    line: labelled images for models that need labels, else patches of training images."""
+    line: pairs or two domains for translation models, labelled images for models that need
+    labels, else patches of training images."""
     import numpy as np
 
     from geocgan.devices import resolve_device
     from geocgan.train import FieldArray, PatchSampler
 
     dev = resolve_device(device)
+    if cls.needs & {"source", "other"}:
+        from geocgan.pairs import translation_data
+
+        return translation_data(
+            cls,
+            paths,
+            list(inputs),
+            config,
+            kind=kind.value,
+            source_kind=source_kind.value,
+            variable=variable,
+            patch=patch,
+            device=dev,
+        )
+    if inputs:
+        raise InputError(
+            f"--source/--other are for translation models; {cls.name!r} does not take them"
+        )
     image_sets = all(p.suffix == ".npz" or _dataset_name(p) for p in paths)
     if "labels" in cls.needs or image_sets:  # a labelled stack: any model may train on it
         images, labels = _labelled_images(paths)
@@ -742,6 +792,89 @@ def simulate(
             f"  {100 * h['neighbourhood_match']:.1f}% of wells sit in a neighbourhood of their own facies "
             "(low values mean wells honored by isolated pixels)"
         )
+
+
+# -- translate --------------------------------------------------------------------------------
+
+
+@app.command("translate")
+def translate_cmd(
+    input_raster: Annotated[
+        Path,
+        typer.Argument(
+            help="Raster to translate: GeoTIFF (1..N bands, any integer or float type), Zarr "
+            "or NetCDF."
+        ),
+    ],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Trained translation checkpoint.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output: a GeoTIFF (.tif) for one realization, a Zarr store (.zarr) for -n > 1.",
+        ),
+    ],
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="Number of realizations.")] = 1,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Realization i uses noise seeded by (seed, i).")
+    ] = 0,
+    direction: Annotated[
+        str | None,
+        typer.Option(help="CycleGAN: AtoB (training images to --other's domain) or BtoA."),
+    ] = None,
+    variable: Annotated[str | None, typer.Option(help="Variable of a NetCDF/Zarr input.")] = None,
+    tile: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Tile side in input pixels (0: one pass); larger rasters are translated in "
+            "overlapping tiles, blended.",
+        ),
+    ] = 512,
+    overlap: Annotated[
+        int | None,
+        typer.Option(min=0, help="Overlap of neighbouring tiles in pixels (default tile / 4)."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Realizations per forward pass.")] = 4,
+    zarr_format: Annotated[
+        int, typer.Option(help="Zarr format of an ensemble: 2 (GDAL < 3.11 / QGIS) or 3.")
+    ] = 2,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")
+    ] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Translate a raster with pix2pix, CycleGAN or super-resolution: CRS, transform and
+    nodata kept, any size (tiled)."""
+    from geocgan.checkpoint import load_model
+    from geocgan.devices import resolve_device
+    from geocgan.translate import translate
+
+    try:
+        if zarr_format not in (2, 3):
+            raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
+        m, doc = load_model(model, device=resolve_device(device))
+        summary = translate(
+            m,
+            input_raster,
+            out,
+            doc=doc,
+            n=n,
+            seed=seed,
+            direction=direction,
+            variable=variable,
+            tile=tile or None,
+            overlap=overlap,
+            batch_size=batch_size,
+            zarr_format=zarr_format,
+            overwrite=overwrite,
+            progress=not quiet,
+        )
+    except GeocganError as err:
+        _fail(err)
+    typer.echo(dumps(summary, indent=1))
 
 
 # -- info -------------------------------------------------------------------------------------

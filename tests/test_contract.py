@@ -47,6 +47,9 @@ TINY = {  # settings that make each model small; anything else is its default
         | ({"n_classes": 3} if name not in ("dcgan", "infogan") else {})
         for name in ("dcgan", "cgan", "cdcgan", "acgan", "twon-gan", "infogan")
     },
+    "pix2pix": {"ngf": 4, "ndf": 4, "levels": 3, "receptive_field": 16},
+    "cyclegan": {"ngf": 4, "ndf": 4, "n_blocks": 1, "receptive_field": 16, "pool_size": 3},
+    "srgan": {"nf": 4, "n_blocks": 1, "ndf": 4, "factor": 2, "nz": 2, "receptive_field": 16},
 }
 
 
@@ -58,10 +61,29 @@ def tiny_case(name: str, n: int = 16):
     size = getattr(cls, "tiny_size", 32)
     fields = rng.normal(size=(n, size, size)).astype(np.float32)
     labels = rng.integers(0, 3, n) if "labels" in cls.needs else None
+    if cls.needs & {"source", "other"}:  # translation: facies -> field, or coarse -> fine
+        return _tiny_translation(name, cls, cfg, fields)
     spec = cls.field_spec(fields, "continuous")
     model = build_model(name, cfg, spec, seed=0)
     data = FieldArray(fields, labels=labels, n_classes=3 if labels is not None else None)
     return model, data
+
+
+def _tiny_translation(name, cls, cfg, fields):
+    from geocgan.models.srgan import block_mean
+    from geocgan.pairs import PairedArray, Unpaired
+
+    factor = cfg.get("factor", 1)
+    if factor > 1:
+        source, kind = block_mean(torch.as_tensor(fields), factor).numpy(), "continuous"
+    else:
+        source, kind = (fields > 0).astype(np.float32), "categorical"
+    spec = cls.translation_spec(fields, source, "continuous", kind)
+    if "other" in cls.needs:
+        data = Unpaired(FieldArray(fields), FieldArray(source[::-1].copy()))
+    else:
+        data = PairedArray(fields, source, scale=factor)
+    return build_model(name, cfg, spec, seed=0), data
 
 
 def condition_for(model, n: int):
@@ -69,6 +91,11 @@ def condition_for(model, n: int):
         return from_points((32, 32), [3, 20], [5, 17], [0.5, -1.0])
     if model.condition == "labels":
         return torch.arange(n) % 3
+    if model.condition == "image":  # one encoded input image per realization
+        rng = np.random.default_rng(1)
+        codes = torch.as_tensor(rng.random((n, 20, 28)) > 0.5, dtype=torch.float32)
+        spec = model.input_spec
+        return spec.encode(codes if spec.kind == "categorical" else codes * 2 - 1)
     return None
 
 

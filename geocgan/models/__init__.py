@@ -22,6 +22,13 @@ MODELS: dict[str, type[GANModel]] = {
     m.name: m for m in (PixelCGAN, DCGAN, CGAN, CDCGAN, ACGAN, TwoNGAN, InfoGAN)
 }
 
+# image-to-image translation (conditioned on an input raster: `geocgan translate`)
+from geocgan.models.cyclegan import CycleGAN  # noqa: E402
+from geocgan.models.pix2pix import Pix2Pix  # noqa: E402
+from geocgan.models.srgan import SRGAN  # noqa: E402
+
+MODELS.update({m.name: m for m in (Pix2Pix, CycleGAN, SRGAN)})
+
 INIT_STREAM = 2**31 - 2  # the seed stream of initial weights, apart from every epoch's draws
 
 
