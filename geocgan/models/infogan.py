@@ -30,7 +30,7 @@ class InfoGANConfig(ImageGANConfig):
         + IMAGE_PARAMS
         + """
     cat_codes : list of int
-        Classes of each categorical code, e.g. 10 (one code of 10 values); empty for none.
+        Classes of each categorical code ([10]: one code of 10 values); empty for none.
     n_cont : int
         Number of continuous codes, uniform on [-1, 1].
     lam_cat, lam_cont : float
