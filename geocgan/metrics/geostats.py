@@ -580,10 +580,8 @@ def honoring_at_wells(at_wells: np.ndarray, values: np.ndarray, categorical: boo
     ----------
     at_wells : np.ndarray, shape (n, m)
         ``fields[:, rows, cols]``.
-    values : np.ndarray, shape (m,)
-        Well values (facies codes when ``categorical``).
-    categorical : bool
-        Score facies matches instead of squared errors.
+    values, categorical
+        As for :func:`honoring`.
 
     Returns
     -------
