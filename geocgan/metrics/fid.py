@@ -98,9 +98,18 @@ class SmallClassifier(nn.Module):
         x = x.unsqueeze(1) if x.dim() == 3 else x
         return self.body(x.to(self.head.weight.dtype))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits, (N, n_classes)."""
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits, (N, n_classes), of images (N, [1,] 28, 28) in [-1, 1]."""
         return self.head(self.features(x))
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities p(y | x), (N, n_classes): the input of Inception-Score-like
+        metrics and of GAN-test / GAN-train accuracies."""
+        return torch.softmax(self.logits(x), dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits, (N, n_classes) (same as ``logits``)."""
+        return self.logits(x)
 
 
 def _check_labels(images: np.ndarray | torch.Tensor, labels, n_classes: int) -> torch.Tensor:
@@ -346,3 +355,61 @@ def fid(
     value = metric.compute()  # float64 scalar
     feature_extractor.train(was_training)
     return value.item()
+
+
+@torch.no_grad()
+def embed(
+    model: nn.Module, images: np.ndarray | torch.Tensor, *, batch_size: int = 1024
+) -> torch.Tensor:
+    """Features ``(N, d)`` of ``images`` (N, ...) by ``model.features`` (else ``model``), in
+    batches on the model's device; uint8 images are scaled to [-1, 1] as in ``fid``."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    extract = _Float64Features(model, 0)
+    was_training = model.training
+    model.eval()
+    out = [extract(to_float(images[s : s + batch_size], device)).float()
+           for s in range(0, len(images), batch_size)]  # fmt: skip
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def feature_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``(..., d)`` and (N-1)-normalised covariance ``(..., d, d)`` of features
+    ``(..., N, d)``, in float64 (leading axes: independent sets, e.g. one per run)."""
+    f = features.double()
+    if f.shape[-2] < 2:
+        raise InputError(f"feature statistics need at least 2 images, got {f.shape[-2]}.")
+    mu = f.mean(-2)
+    centred = f - mu[..., None, :]
+    return mu, centred.transpose(-1, -2) @ centred / (f.shape[-2] - 1)
+
+
+def frechet_distance(
+    mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor
+) -> torch.Tensor:
+    """Fréchet distance of Gaussians (mu1, cov1) and (mu2, cov2), batched over ``mu2, cov2``.
+
+    ``||mu1 - mu2||² + Tr(cov1) + Tr(cov2) - 2 Tr((cov1 cov2)^{1/2})``, with the last trace
+    as ``Σ sqrt(eig(S cov2 S))`` where ``S = cov1^{1/2}`` (a symmetric matrix similar to
+    ``cov1 cov2``): one symmetric eigendecomposition per set, so one reference (the real
+    images) against hundreds of generated sets costs little.
+
+    Parameters
+    ----------
+    mu1 : (d,), cov1 : (d, d)
+        The reference set (e.g. real images), from ``feature_stats``.
+    mu2 : (..., d), cov2 : (..., d, d)
+        One or many sets to compare with it.
+
+    Returns
+    -------
+    torch.Tensor (...,)
+        The distances, float64.
+    """
+    mu1, cov1, mu2, cov2 = (t.double() for t in (mu1, cov1, mu2, cov2))
+    w, v = torch.linalg.eigh(cov1)
+    root = (v * w.clamp_min(0).sqrt()) @ v.T  # (d, d): cov1^{1/2}
+    inner = torch.linalg.eigvalsh(root @ cov2 @ root)  # (..., d)
+    cross = inner.clamp_min(0).sqrt().sum(-1)
+    trace = torch.diagonal(cov1).sum() + torch.diagonal(cov2, dim1=-2, dim2=-1).sum(-1)
+    return ((mu1 - mu2) ** 2).sum(-1) + trace - 2 * cross
