@@ -128,7 +128,9 @@ def train_checkpoint(
     patch: int = CHANNEL_PATCH,
 ) -> None:
     ti = read_training_image(out / "training_image.tif")
-    model = build_model("pixel-cgan", channel_model_config(ti, lam_local=lam_local), CHANNEL_SPEC)
+    model = build_model(
+        "pixel-cgan", channel_model_config(ti, lam_local=lam_local), CHANNEL_SPEC, seed=0
+    )
     cfg = TrainConfig(
         epochs=epochs, batch_size=batch, steps_per_epoch=steps, seed=0, device=device, val_size=64
     )

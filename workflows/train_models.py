@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             if log.exists():
                 shutil.copyfile(log, ckpt.with_suffix(".jsonl"))
         dev = resolve_device(a.device)
-        model = build_model("pixel-cgan", config, spec)
+        model = build_model("pixel-cgan", config, spec, seed=a.seed)
         meta = {"training_images": described, "patch": patch}
         if flip:
             meta["flip"] = flip

@@ -98,7 +98,9 @@ def truth_and_wells(
 def gaussian_checkpoint(cfg: BenchConfig, tis: np.ndarray) -> Path:
     """Train (or reuse / resume) the Gaussian case's continuous model; return its path."""
     ckpt = cfg.runs / "gaussian.safetensors"
-    model = build_model("pixel-cgan", cfg.gaussian_model, FieldSpec.from_data(tis, "continuous"))
+    model = build_model(
+        "pixel-cgan", cfg.gaussian_model, FieldSpec.from_data(tis, "continuous"), seed=cfg.seed
+    )
     if ckpt.exists():
         doc = read_checkpoint(ckpt)[1]
         differ = set(config_changes(doc, model.config))
