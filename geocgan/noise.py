@@ -39,6 +39,7 @@ per-realization hashing is needed.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from types import SimpleNamespace
 
@@ -92,15 +93,15 @@ def philox4x64(c0: torch.Tensor, c1: torch.Tensor, key: torch.Tensor, rounds: in
     return x0, x1, x2, x3
 
 
-def _torch_words(key: torch.Tensor, indices: torch.Tensor, n_words: int) -> torch.Tensor:
-    """The first ``n_words`` 32-bit words of each realization's stream, as int32 bit patterns
-    ``(B, n_words)``. Block ``j`` of realization ``i`` ciphers the counter ``(j, i, 0, 0)``."""
-    j = torch.arange(-(-n_words // 8), device=indices.device)[None, :]  # (1, T)
-    raw = torch.stack(philox4x64(j, indices[:, None], key), -1)  # (B, T, 4) int64
-    return raw.reshape(len(indices), -1).view(torch.int32)[:, :n_words]  # low half first
+def _torch_blocks(key: torch.Tensor, indices: torch.Tensor, blocks: int) -> torch.Tensor:
+    """Blocks ``0 .. blocks - 1`` of each realization's stream: int64 ``(B, 4 * blocks)``,
+    the 64-bit words in order. Block ``j`` of realization ``i`` ciphers ``(j, i, 0, 0)``."""
+    j = torch.arange(blocks, device=indices.device)[None, :]  # (1, T)
+    raw = torch.stack(philox4x64(j, indices[:, None], key), -1)  # (B, T, 4)
+    return raw.reshape(len(indices), 4 * blocks)
 
 
-_compiled: dict[str, object] = {}
+_compiled: dict[str, object] = {}  # device type -> compiled _torch_blocks (None: failed)
 
 
 def _numpy_words(key: tuple[int, int], indices: np.ndarray, n_words: int) -> np.ndarray:
@@ -133,16 +134,35 @@ def philox_words(
     device = torch.device(device)
     if (impl or ("numpy" if device.type == "cpu" else "torch")) == "numpy":
         return torch.from_numpy(_numpy_words(key, _on_host(indices), n_words)).to(device)
-    fn = _torch_words
-    if device.type == "cuda":  # one fused kernel instead of ~500 elementwise passes
-        fn = _compiled.setdefault("cuda", torch.compile(_torch_words, dynamic=True))
     key_t = torch.full((2,), _signed(key[0]), device=device)  # filled there: no copy, no sync
     key_t[1] = _signed(key[1])
     if isinstance(indices, torch.Tensor):
         idx = indices.to(device)
     else:
         idx = torch.as_tensor(_on_host(indices), device=device)
-    return fn(key_t, idx, n_words)
+    blocks = -(-n_words // 8)
+    raw = _device_blocks(key_t, idx, blocks) if device.type == "cuda" else None
+    if raw is None:
+        raw = _torch_blocks(key_t, idx, blocks)
+    return raw.view(torch.int32)[:, :n_words]  # little-endian: the low half first
+
+
+def _device_blocks(key_t, idx, blocks: int) -> torch.Tensor | None:
+    """``_torch_blocks`` through ``torch.compile`` (one fused kernel instead of ~500
+    elementwise passes); None where it does not compile (the caller draws eagerly)."""
+    if "cuda" not in _compiled:
+        _compiled["cuda"] = torch.compile(_torch_blocks, dynamic=True)
+    fn = _compiled["cuda"]
+    if fn is None:
+        return None
+    try:
+        return fn(key_t, idx, blocks)
+    except Exception as err:  # no working compiler (Triton) here: same words, eagerly
+        warnings.warn(
+            f"Philox noise drawn eagerly: torch.compile failed ({err!r:.300})", stacklevel=3
+        )
+        _compiled["cuda"] = None
+        return None
 
 
 def _on_host(indices) -> np.ndarray:
