@@ -361,7 +361,7 @@ def test_config_file_with_an_unknown_option_is_refused(site, tiny_model, tmp_pat
     r = runner.invoke(
         app, ["--config", str(cfg), *_simulate_args(site, tiny_model, tmp_path / "o")]
     )
-    assert r.exit_code == 1 and "unknown options ['value-colum'] for `simulate`" in r.output
+    assert r.exit_code == 2 and "unknown options ['value-colum'] for `simulate`" in r.output
 
 
 def test_overwrite_never_deletes_files_geocgan_did_not_write(site, tiny_model, tmp_path):

@@ -376,7 +376,8 @@ class EnsembleStore:
             height, width, transform, crs = _stored_grid(ds)
         except (KeyError, ValueError) as exc:
             raise OutputExistsError(f"{path} cannot be resumed ({exc}). {fix}") from exc
-        if ds.attrs.get("complete") is True:
+        killed_in_finalize = group.metadata.zarr_format == 2 and not (path / ".zmetadata").is_file()
+        if ds.attrs.get("complete") is True and not killed_in_finalize:
             raise OutputExistsError(f"{path} is a complete ensemble already. {fix}")
         stored_attrs = {k: v for k, v in ds.attrs.items() if k not in _RESERVED_ATTRS}
         new_attrs = _normalize_attrs(attrs)
