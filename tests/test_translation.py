@@ -391,7 +391,9 @@ def test_raster_smaller_than_the_net_is_padded_and_cropped(tmp_path):
 
 def test_cli_trains_the_three_models_and_translates(tmp_path):
     facies, logk = facies_permeability(8, (32, 32), seed=1)
-    np.savez(tmp_path / "pairs.npz", x=logk, source=facies)
+    big_facies, big_logk = facies_permeability(1, (64, 64), seed=2)
+    perm = write_tif(tmp_path / "logk.tif", big_logk[0])
+    codes = write_tif(tmp_path / "codes.tif", big_facies[0], dtype="uint8", nodata=255)
     a, b = two_styles(8, (32, 32))
     np.savez(tmp_path / "styles.npz", x=a, other=b)
     fine = write_tif(tmp_path / "fine.tif", np.random.default_rng(0).normal(size=(64, 64)))
@@ -408,7 +410,11 @@ def test_cli_trains_the_three_models_and_translates(tmp_path):
     ]
     runs = {
         "pix2pix": [
-            str(tmp_path / "pairs.npz"),
+            str(perm),
+            "--source",
+            str(codes),
+            "--patch",
+            "32",
             "--kind",
             "continuous",
             "--source-kind",
@@ -458,34 +464,30 @@ def test_cli_trains_the_three_models_and_translates(tmp_path):
         r = runner.invoke(app, ["train", *args, "--model", name, "--out", str(ck), *common])
         assert r.exit_code == 0, r.output
         assert load_model(ck)[1]["model"] == name
-    codes = write_tif(tmp_path / "codes.tif", facies[0], dtype="uint8", nodata=255)
+    assert load_model(tmp_path / "pix2pix.safetensors")[1]["input_dtype"] == "uint8"
+    pix2pix = str(tmp_path / "pix2pix.safetensors")
     r = runner.invoke(
         app,
-        [
-            "translate",
-            str(codes),
-            "-m",
-            str(tmp_path / "pix2pix.safetensors"),
-            "-o",
-            str(tmp_path / "k.zarr"),
-            "-n",
-            "2",
-            "-q",
-        ],
+        ["translate", str(codes), "-m", pix2pix, "-o", str(tmp_path / "k.zarr"), "-n", "2", "-q"],
     )
     assert r.exit_code == 0, r.output
+    as_float = write_tif(tmp_path / "f32.tif", facies[0])
+    r = runner.invoke(
+        app, ["translate", str(as_float), "-m", pix2pix, "-o", str(tmp_path / "x.tif")]
+    )
+    assert r.exit_code == 1 and "trained on uint8 rasters" in r.output
+    cyclegan = str(tmp_path / "cyclegan.safetensors")
     r = runner.invoke(
         app,
         [
             "translate",
-            str(codes),
+            str(perm),
             "-m",
-            str(tmp_path / "cyclegan.safetensors"),
+            cyclegan,
             "-o",
             str(tmp_path / "c.tif"),
             "--direction",
             "AtoX",
-            "-q",
         ],
     )
     assert r.exit_code == 1 and "does not exist" in r.output and not (tmp_path / "c.tif").exists()

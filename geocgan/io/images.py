@@ -28,7 +28,7 @@ def read_training_image(path: str | Path, *, variable: str | None = None) -> np.
         import rasterio
 
         with rasterio.open(path) as src:
-            arr = src.read(1, masked=True).filled(np.nan).astype(np.float64)
+            arr = src.read(1, masked=True).astype(np.float64).filled(np.nan)  # integer rasters too
     elif suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
