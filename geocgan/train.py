@@ -455,11 +455,11 @@ class Trainer:
                 "device": str(dev),
                 **({"processes": self.group.world_size} if ddp else {}),
             }
-            if not main:  # the log, hooks and checkpoints are rank 0's
-                continue
-            for hook in self.on_epoch:
+            for hook in self.on_epoch if main else []:  # hooks, log and checkpoints: rank 0's
                 row.update(hook(self, epoch, row) or {})
             rows.append(row)
+            if not main:
+                continue
             shown = [*list(sums)[:2], *list(validation)[-1:]]
             bar.set_postfix({k: f"{row[k]:.3g}" for k in shown})
             self._write_log(rows)  # before the checkpoint: a resume never skips a log line
