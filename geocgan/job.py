@@ -330,7 +330,7 @@ def _generate(
                     b,
                     config.seed,
                     config.batch_size,
-                    str(model.device),
+                    config.device,  # each worker resolves it: auto -> its own GPU
                     store,
                     canvas,
                     config.compile,
