@@ -145,7 +145,8 @@ class FieldSpec:
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         """Network output ``(B, K, H, W)`` -> raw fields ``(B, H, W)`` (codes or values)."""
         if self.kind == "categorical":
-            codes = torch.as_tensor(self.codes, device=x.device, dtype=torch.float32)
+            # copied without waiting for the device's queued work (a sampler's next batch)
+            codes = torch.tensor(self.codes, dtype=torch.float32).to(x.device, non_blocking=True)
             return codes[_argmax_channels(x)]
         if self.bands > 1:  # (B, C, H, W) raw values per band
             c, s = self._band_norm(x.device)
