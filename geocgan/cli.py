@@ -35,15 +35,15 @@ from geocgan.io.jsonio import dumps
 class _Group(typer.core.TyperGroup):
     """Turns every error a command lets through into a message: no traceback unless --debug."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         debug = ctx.params.get("debug")
         plain = warnings.formatwarning
         if not debug:
             warnings.formatwarning = _format_warning
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, typer.Exit, typer.Abort):
-            raise
+        except (typer.exceptions.TyperException, typer.Exit, typer.Abort, click.ClickException):
+            raise  # usage errors and exits: typer prints them
         except Exception as err:
             if debug:
                 raise

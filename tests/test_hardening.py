@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import rasterio
 import torch
+from pyproj import Transformer
+from typer.testing import CliRunner
 
+from geocgan.cli import app
 from geocgan.devices import resolve_device
-from geocgan.errors import InputError
+from geocgan.errors import GeocganError, InputError
 from geocgan.files import atomic_path, is_partial, remove_partials
+from geocgan.io.ensemble import EnsembleStore, open_ensemble, write_region
+from geocgan.io.grid import Grid
 
 
 def _mode(path) -> int:
@@ -91,22 +105,6 @@ def test_resolve_device():
 
 # -- shared site: a 24 x 40 grid in UTM 31N, four wells, the shipped channel model ---------
 
-import json  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import rasterio  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-
-from geocgan.cli import app  # noqa: E402
-from geocgan.errors import GeocganError  # noqa: E402
-from geocgan.io.ensemble import EnsembleStore, open_ensemble, write_region  # noqa: E402
-from geocgan.io.grid import Grid  # noqa: E402
 
 MODEL = Path(__file__).parents[1] / "sample_data" / "channels.safetensors"
 runner = CliRunner()
@@ -288,3 +286,270 @@ def test_info_lists_what_an_unfinished_store_lacks(site, tmp_path):
         "overview.png",
     ]
     assert "realizations 0, 2 were not written" in r.stderr and "rerun the same" in r.stderr
+
+
+# -- item 3: no traceback for input a user can get wrong -------------------------------------
+
+
+def _geojson(tmp_path, doc) -> Path:
+    path = tmp_path / "w.geojson"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _feature(geometry, properties):
+    return {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": geometry, "properties": properties}],
+    }
+
+
+POINT = {"type": "Point", "coordinates": [500005.0, 5700005.0]}
+
+# name: (make the arguments from (site, tmp_path), exit code, words the message must hold)
+BAD_INPUTS = {
+    "--out is an existing file": (
+        lambda s, t: _args(s, _touch(t / "out.txt")),
+        1,
+        ["out.txt", "is a file", "directory"],
+    ),
+    "--out below a file": (
+        lambda s, t: _args(s, _touch(t / "f") / "sub"),
+        1,
+        ["Not a directory", "/f", "check the path"],
+    ),
+    "GeoJSON features: [null]": (
+        lambda s, t: _args(
+            s, t / "o", wells=_geojson(t, {"type": "FeatureCollection", "features": [None]})
+        ),
+        1,
+        ["w.geojson", "feature 1", "Feature object"],
+    ),
+    "GeoJSON string feature": (
+        lambda s, t: _args(
+            s, t / "o", wells=_geojson(t, {"type": "FeatureCollection", "features": ["W1"]})
+        ),
+        1,
+        ["w.geojson", "feature 1 is str"],
+    ),
+    "GeoJSON geometry as a list": (
+        lambda s, t: _args(s, t / "o", wells=_geojson(t, _feature([1, 2], {"facies": 0}))),
+        1,
+        ["w.geojson", "feature 1", "geometry and properties must be JSON objects"],
+    ),
+    "GeoJSON properties as a list": (
+        lambda s, t: _args(s, t / "o", wells=_geojson(t, _feature(POINT, [0]))),
+        1,
+        ["w.geojson", "feature 1", "properties"],
+    ),
+    "GeoJSON crs.properties as a list": (
+        lambda s, t: _args(
+            s,
+            t / "o",
+            wells=_geojson(
+                t, {**_feature(POINT, {"facies": 0}), "crs": {"type": "name", "properties": []}}
+            ),
+        ),
+        1,
+        ["w.geojson", '"crs" member', "--wells-crs"],
+    ),
+    "CSV header with x and 'x '": (
+        lambda s, t: _args(
+            s, t / "o", wells=_text(t / "w.csv", "well_id,x,y,x ,facies\nA,1,2,3,0\n")
+        ),
+        1,
+        ["w.csv", "'x' more than once", "Rename"],
+    ),
+    "--device tpu": (
+        lambda s, t: [*_args(s, t / "o"), "--device", "tpu"],
+        1,
+        ["unknown device 'tpu'", "auto, cpu, cuda or cuda:N"],
+    ),
+    "config: unknown key": (
+        lambda s, t: [
+            "--config",
+            str(_text(t / "c.yaml", "simulate:\n  seeds: 3\n")),
+            *_args(s, t / "o"),
+        ],
+        2,
+        ["c.yaml", "unknown options ['seeds']", "valid:"],
+    ),
+    "config: broken YAML": (
+        lambda s, t: [
+            "--config",
+            str(_text(t / "c.yaml", "simulate: [n: 3\n")),
+            *_args(s, t / "o"),
+        ],
+        2,
+        ["c.yaml", "not valid YAML"],
+    ),
+    "config: not UTF-8": (
+        lambda s, t: ["--config", str(_bytes(t / "c.yaml", b"\xff\xfe\x00")), *_args(s, t / "o")],
+        2,
+        ["c.yaml", "UTF-8"],
+    ),
+    "unknown EPSG code": (
+        lambda s, t: [*_args(s, t / "o"), "--wells-crs", "EPSG:99999"],
+        1,
+        ["EPSG:99999", "not understood", "EPSG code such as"],
+    ),
+    "lon/lat wells without --wells-crs": (
+        lambda s, t: _args(s, t / "o", wells=_lonlat(s, t, swap=False)),
+        1,
+        ["w.csv", "line 2", "span x", "crs='EPSG:4326'"],
+    ),
+    "lon/lat swapped": (
+        lambda s, t: [
+            *_args(s, t / "o", wells=_lonlat(s, t, swap=True)),
+            "--wells-crs",
+            "EPSG:4326",
+        ],
+        1,
+        ["w.csv", "line 2", "swapped", "--x-column"],
+    ),
+    "wells in another UTM zone": (
+        lambda s, t: _args(s, t / "o", wells=_zone32(s, t)),
+        1,
+        ["w.csv", "line 2", "EPSG:32632", "UTM zone"],
+    ),
+    "wells file missing": (
+        lambda s, t: _args(s, t / "o", wells=t / "nope.csv"),
+        1,
+        ["nope.csv", "does not exist"],
+    ),
+    "grid template is text": (
+        lambda s, t: [
+            *_args(s, t / "o")[:2],
+            "--grid",
+            str(_text(t / "g.tif", "no raster")),
+            *_args(s, t / "o")[4:],
+        ],
+        1,
+        ["g.tif", "cannot be read as a raster", "GeoTIFF"],
+    ),
+    "model is not a checkpoint": (
+        lambda s, t: [
+            *_args(s, t / "o")[:4],
+            "--model",
+            str(_bytes(t / "m.safetensors", b"x" * 64)),
+            *_args(s, t / "o")[6:],
+        ],
+        1,
+        ["m.safetensors"],
+    ),
+    "value column missing": (
+        lambda s, t: [*_args(s, t / "o"), "--value-column", "Facies"],
+        1,
+        ["w", "'Facies'", "Did you mean 'facies'", "--value-column"],
+    ),
+    "facies code unknown": (
+        lambda s, t: _args(s, t / "o", wells=_edit(s, t, facies=[0, 1, 5, 0])),
+        1,
+        ["w.csv", "line 4 (well C): 5", "codes [0, 1]", "Recode"],
+    ),
+    "fractional facies": (
+        lambda s, t: _args(s, t / "o", wells=_edit(s, t, facies=[0, 0.37, 1, 0])),
+        1,
+        ["w.csv", "line 3 (well B): 0.37", "look like continuous", "--value-column"],
+    ),
+    "non-numeric x": (
+        lambda s, t: _args(s, t / "o", wells=_edit(s, t, x=["500005", "5000,5", "500305", "x"])),
+        1,
+        ["w.csv", "line 3 (well B)", "'5000,5'", "decimal separator"],
+    ),
+    "CSV not UTF-8": (
+        lambda s, t: _args(s, t / "o", wells=_bytes(t / "w.csv", b"x,y,facies\n\xff,1,0\n")),
+        1,
+        ["w.csv", "UTF-8"],
+    ),
+    "empty CSV": (
+        lambda s, t: _args(s, t / "o", wells=_text(t / "w.csv", "")),
+        1,
+        ["w.csv", "empty", "header row"],
+    ),
+    "--bounds without --res": (
+        lambda s, t: [
+            *_args(s, t / "o")[:2],
+            "--bounds",
+            "0",
+            "0",
+            "10",
+            "10",
+            *_args(s, t / "o")[4:],
+        ],
+        1,
+        ["--bounds needs --res and --crs"],
+    ),
+    "-n 0": (lambda s, t: [*_args(s, t / "o"), "-n", "0"], 2, ["greater than or equal to 1"]),
+    "--zarr-format 4": (
+        lambda s, t: [*_args(s, t / "o"), "--zarr-format", "4"],
+        1,
+        ["--zarr-format must be 2 or 3"],
+    ),
+    "--device cuda without a GPU": (
+        lambda s, t: [*_args(s, t / "o"), "--device", "cuda"],
+        1,
+        ["CUDA is not available", "--device cpu"],
+    ),
+    "info on a directory that is no store": (
+        lambda s, t: ["info", str(t)],
+        1,
+        ["is not a Zarr store"],
+    ),
+    "--overwrite with foreign files": (
+        lambda s, t: [*_args(s, _text(t / "o" / "thesis.docx", "x").parent), "--overwrite"],
+        1,
+        ["thesis.docx", "choose a new or empty directory"],
+    ),
+}
+
+
+def _touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    return path
+
+
+def _text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _edit(site, tmp_path, **columns) -> Path:
+    df = pd.read_csv(site[1]).assign(**columns)
+    df.to_csv(tmp_path / "w.csv", index=False)
+    return tmp_path / "w.csv"
+
+
+def _lonlat(site, tmp_path, swap: bool) -> Path:
+    df = pd.read_csv(site[1])
+    lon, lat = Transformer.from_crs(32631, 4326, always_xy=True).transform(df.x, df.y)
+    return _edit(site, tmp_path, x=lat if swap else lon, y=lon if swap else lat)
+
+
+def _zone32(site, tmp_path) -> Path:
+    df = pd.read_csv(site[1])
+    x, y = Transformer.from_crs(32631, 32632, always_xy=True).transform(df.x, df.y)
+    return _edit(site, tmp_path, x=x, y=y)
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gives_a_message_never_a_traceback(site, tmp_path, capfd, case):
+    make, code, words = BAD_INPUTS[case]
+    r = runner.invoke(app, make(site, tmp_path))
+    err = r.stderr + capfd.readouterr().err  # GDAL writes to the file descriptor itself
+    assert r.exit_code == code, (r.exit_code, err)
+    assert (
+        "Traceback" not in err
+        and "ERROR 1" not in err
+        and r.exception is None
+        or isinstance(r.exception, SystemExit)
+    ), err
+    for word in words:
+        assert word in err, (word, err)
