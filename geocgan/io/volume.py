@@ -337,6 +337,7 @@ def write_vti(
     cells = {}
     for key, arr in arrays.items():
         arr = np.asarray(arr)
+        arr = arr.astype(np.uint8) if arr.dtype == bool else arr
         if arr.shape != grid.shape:
             raise InputError(f"Array {key!r} has shape {arr.shape}, expected {grid.shape}.")
         arr = arr[::-1]  # layers bottom up
@@ -344,7 +345,8 @@ def write_vti(
             arr = arr[:, ::-1]  # rows south to north
         if t.a < 0:
             arr = arr[:, :, ::-1]
-        cells[key] = np.ascontiguousarray(arr.transpose(2, 1, 0), dtype=np.float64)  # (nx, ny, nz)
+        dtype = arr.dtype if np.issubdtype(arr.dtype, np.integer) else np.float32
+        cells[key] = np.ascontiguousarray(arr.transpose(2, 1, 0), dtype=dtype)  # (nx, ny, nz)
     xmin, ymin, _, _ = grid.plan.bounds
     with atomic_path(path) as tmp:
         written = imageToVTK(
