@@ -192,12 +192,14 @@ def _from_words(part, w: torch.Tensor) -> torch.Tensor:
     ``s / 2**31``; categories ``floor((s / 2**32 + 1/2) * classes)``.
     """
     b, n = len(w), math.prod(part.shape)
-    s = w.float()  # (B, m)
+    s = w.float()  # (B, m): the one temporary; the rest is computed in place
     if part.dist == "normal":
         m = s.shape[1] // 2
-        r = s[:, :m].abs().add_(0.5).mul_(2.0**-31).log_().mul_(-2.0).sqrt_()  # (B, m / 2)
+        r = s[:, :m].abs_().add_(0.5).mul_(2.0**-31).log_().mul_(-2.0).sqrt_()  # (B, m / 2)
         theta = s[:, m:].mul_(math.pi * 2.0**-31)
-        z = torch.cat([r * torch.cos(theta), r.mul_(theta.sin_())], 1)  # (B, m)
+        z = torch.empty(b, 2 * m, device=w.device)  # (B, m): [r cos θ, r sin θ]
+        torch.cos(theta, out=z[:, :m]).mul_(r)
+        torch.sin(theta, out=z[:, m:]).mul_(r)
         return z[:, :n].reshape(b, *part.shape)
     if part.dist == "uniform":
         return s.mul_(2.0**-31).reshape(b, *part.shape)
