@@ -35,7 +35,7 @@ from geocgan.io.volume import (
     write_volume_netcdf,
     write_vti,
 )
-from geocgan.io.wells3d import Wells3D
+from geocgan.io.wells3d import Wells3D, read_wells_3d
 from geocgan.models import GANModel
 from geocgan.simulate import generate_batches
 
@@ -199,3 +199,97 @@ def honoring_report(store: str | Path, wells: Wells3D | None) -> dict:
         for i in range(len(wells))
     ]
     return {"honoring": float(hit.mean()), "wells": entries}
+
+
+def read_soft_map(path: str | Path, *, variable: str | None = None) -> np.ndarray:
+    """A soft probability map ``(K, nz, ny, nx)`` from ``.npy``, NetCDF or Zarr.
+
+    NetCDF/Zarr: a variable with a leading facies dimension (e.g. the ``probability`` of a
+    ``summary.nc``), or one ``(nz, ny, nx)`` variable per facies named ``p_<code>``.
+    The bands are checked against the model by :func:`geocgan.conditioning.check_soft`.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        if not path.is_file():
+            raise InputError(f"Soft map {path} does not exist. Check the path.")
+        soft = np.load(path, allow_pickle=False)
+    else:
+        import xarray as xr
+
+        if not path.exists():
+            raise InputError(f"Soft map {path} does not exist. Check the path.")
+        if path.suffix.lower() == ".zarr":
+            ds = xr.open_zarr(path, consolidated=False)
+        else:
+            ds = xr.open_dataset(path)
+        bands = sorted(v for v in ds.data_vars if str(v).startswith("p_"))
+        if variable is None and "probability" in ds:
+            variable = "probability"
+        if variable is not None:
+            soft = ds[variable].values
+        elif bands:
+            soft = np.stack([ds[b].values for b in bands])
+        else:
+            raise InputError(
+                f"Soft map {path}: no 'probability' variable and no p_<code> bands "
+                f"(found {list(ds.data_vars)}); name the variable with variable=... ."
+            )
+    soft = np.asarray(soft, dtype=np.float64)
+    if soft.ndim != 4:
+        raise InputError(f"Soft map {path} must be (facies, nz, ny, nx), got shape {soft.shape}.")
+    return soft
+
+
+def run_volume_simulation(
+    wells_path: str | Path | None,
+    checkpoint: str | Path,
+    out: str | Path,
+    grid: Grid3D,
+    *,
+    n: int,
+    seed: int = 0,
+    columns: dict | None = None,
+    wells_crs: object = None,
+    drop_outside: bool = False,
+    soft_path: str | Path | None = None,
+    proportion: float | Sequence[float] | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict:
+    """What ``geocgan simulate`` does for a 3-D grid: read, load, :func:`simulate_volume`.
+
+    ``columns`` are :func:`read_wells_3d`'s column keywords (value, x, y, z, depth, datum, md,
+    trajectory, well_id).
+    """
+    from geocgan.checkpoint import load_model
+    from geocgan.devices import resolve_device
+
+    model, _ = load_model(checkpoint, device=resolve_device(device))
+    wells = None
+    if wells_path is not None:
+        wells = read_wells_3d(
+            wells_path,
+            grid,
+            **(columns or {}),
+            crs=wells_crs,
+            categorical=True,
+            codes=model.spec.codes or None,
+            drop_outside=drop_outside,
+        )
+    soft = None if soft_path is None else read_soft_map(soft_path)
+    summary = simulate_volume(
+        model,
+        grid,
+        out,
+        n=n,
+        wells=wells,
+        soft=soft,
+        proportion=proportion,
+        seed=seed,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    return {**summary, "n_wells": 0 if wells is None else len(wells), "grid": grid.to_dict()}

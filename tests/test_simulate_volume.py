@@ -83,3 +83,43 @@ def test_simulate_volume_refuses_what_it_cannot_take(tmp_path, grid):
         simulate_volume(model, odd, tmp_path / "o", n=1)
     with pytest.raises(InputError, match="not trained with a proportion"):
         simulate_volume(model, grid, tmp_path / "o", n=1, proportion=0.3)
+
+
+def test_run_volume_simulation_from_files_and_soft_map_round_trip(tmp_path, grid):
+    from geocgan.checkpoint import save_checkpoint
+    from geocgan.simulate_volume import read_soft_map, run_volume_simulation
+
+    model = build_model(
+        "pixel-cgan", PixelCGANConfig(ndim=3, soft=True, proportion=True, **TINY), SPEC, seed=0
+    )
+    ckpt = save_checkpoint(tmp_path / "m.safetensors", model, {"epoch": 0})
+    traj = tmp_path / "traj.csv"
+    traj.write_text("well_id,md,x,y,z\nD,0,5,5,0\nD,100,315,315,-60\n")
+    csv = tmp_path / "w.csv"
+    csv.write_text("well_id,md,facies\nD,10,1\nD,50,0\n")
+    soft = np.stack([np.full(grid.shape, 0.25), np.full(grid.shape, 0.75)])
+    np.save(tmp_path / "soft.npy", soft)
+    columns = {"value": "facies", "md": "md", "trajectory": traj}
+    done = run_volume_simulation(
+        csv,
+        ckpt,
+        tmp_path / "a",
+        grid,
+        n=1,
+        columns=columns,
+        soft_path=tmp_path / "soft.npy",
+        proportion=0.75,
+        device="cpu",
+    )
+    assert done["n_wells"] == 2 and done["grid"]["nz"] == 32
+    # the probability summary of one run is a soft map for the next
+    back = read_soft_map(tmp_path / "a" / "summary.nc")
+    assert back.shape == (2, 32, 32, 32) and np.allclose(back.sum(0), 1.0)
+    with pytest.raises(InputError, match=r"must be \(facies, nz, ny, nx\)"):
+        np.save(tmp_path / "flat.npy", soft[:, 0])
+        read_soft_map(tmp_path / "flat.npy")
+    with pytest.raises(InputError, match="bands must sum to 1"):
+        np.save(tmp_path / "bad.npy", soft * 1.1)
+        run_volume_simulation(
+            None, ckpt, tmp_path / "b", grid, n=1, soft_path=tmp_path / "bad.npy", device="cpu"
+        )
