@@ -149,8 +149,9 @@ def _wells_columns(
 
 
 def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
+    """Hand an error to the app's handler (:class:`_Group`): one line and exit 1, or the
+    traceback with --debug."""
+    raise err
 
 
 def _load_config(path: Path) -> dict:

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,18 @@ import pandas as pd
 import pytest
 import rasterio
 import torch
+import xarray as xr
+from affine import Affine
 from pyproj import Transformer
 from typer.testing import CliRunner
 
 from geocgan.cli import app
 from geocgan.devices import resolve_device
-from geocgan.errors import GeocganError, InputError
+from geocgan.errors import ConstraintError, GeocganError, InputError
 from geocgan.files import atomic_path, is_partial, remove_partials
 from geocgan.io.ensemble import EnsembleStore, open_ensemble, write_region
 from geocgan.io.grid import Grid
+from geocgan.io.wells import read_wells
 
 
 def _mode(path) -> int:
@@ -553,3 +557,195 @@ def test_bad_input_gives_a_message_never_a_traceback(site, tmp_path, capfd, case
     ), err
     for word in words:
         assert word in err, (word, err)
+
+
+# -- item 4: silent wrong input now warns ----------------------------------------------------
+
+
+def test_duplicated_well_ids_warn_and_stay_apart(site, tmp_path, monkeypatch):
+    grid, wells_csv, _ = site
+    wells = _edit(site, tmp_path, well_id=["W000", "W000", "W000", "D"])
+    with pytest.warns(UserWarning, match=r"'W000' at line 2, line 3, line 4.*separate wells"):
+        got = read_wells(wells, grid, value="facies", categorical=True)
+    assert list(got.ids) == ["W000 (line 2)", "W000 (line 3)", "W000 (line 4)", "D"]
+    monkeypatch.setattr("geocgan.plots.plot_overview", _quick_overview)
+    shutil.copy(wells, tmp_path / "w2.csv")  # a new message: Python shows each one once
+    r = runner.invoke(app, _args(site, tmp_path / "o", wells=tmp_path / "w2.csv"))
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "o" / "honoring.json").read_text())
+    assert [w["id"] for w in report["per_well"]][:3] == [
+        "W000 (line 2)",
+        "W000 (line 3)",
+        "W000 (line 4)",
+    ]
+
+
+def test_warnings_print_as_one_line_without_python_source(site, tmp_path):
+    wells = _edit(site, tmp_path, well_id=["W0", "W0", "C", "D"], facies=[0, 1, 7, 0])
+    done = subprocess.run(  # pytest records warnings in-process: a real process shows them
+        [sys.executable, "-m", "geocgan.cli", *_args(site, tmp_path / "o", wells=wells)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1 and lines[0].startswith("warning: Well file"), done.stderr
+    assert lines[1].startswith("error: Well file") and len(lines) == 2, done.stderr
+
+
+def test_integer_values_for_a_continuous_model_warn(site):
+    grid, wells_csv, _ = site
+    with pytest.warns(UserWarning, match=r"'facies' is one of the whole numbers 0, 1.*look like"):
+        read_wells(wells_csv, grid, value="facies")
+
+
+def test_continuous_values_do_not_warn(site, tmp_path):
+    wells = _edit(site, tmp_path, facies=[0.12, 3.4, 2.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_wells(wells, site[0], value="facies")
+
+
+def test_fractional_values_for_a_facies_model_say_they_look_continuous(site, tmp_path):
+    wells = _edit(site, tmp_path, facies=[0.12, 3.4, 2.0, 1.0])
+    with pytest.raises(InputError, match=r"look like continuous values.*facies model \(codes"):
+        read_wells(wells, site[0], value="facies", categorical=True, codes=[0, 1])
+
+
+@pytest.mark.parametrize(
+    "make, crs, fix",
+    [
+        (lambda s, t: _lonlat(s, t, swap=False), None, r"longitude/latitude.*EPSG:4326"),
+        (lambda s, t: _lonlat(s, t, swap=True), "EPSG:4326", r"x and y swapped"),
+        (lambda s, t: _zone32(s, t), None, r"EPSG:32632 \(UTM zone 32N\)"),
+        (lambda s, t: _edit(s, t, x=pd.read_csv(s[1]).y, y=pd.read_csv(s[1]).x), None, "swapped"),
+    ],
+)
+def test_all_wells_outside_say_their_extent_and_the_likely_cause(site, tmp_path, make, crs, fix):
+    with pytest.raises(ConstraintError, match=r"The wells span x .* to .*, y .* in the grid's CRS"):
+        read_wells(make(site, tmp_path), site[0], value="facies", crs=crs)
+    with pytest.raises(ConstraintError, match=fix):
+        read_wells(make(site, tmp_path), site[0], value="facies", crs=crs)
+
+
+def test_lonlat_wells_in_another_utm_zone_than_the_grid(tmp_path):
+    grid = Grid.from_bounds(500000.0, 5700000.0, 500400.0, 5700240.0, 10.0, "EPSG:32631")
+    _text(tmp_path / "w.csv", "x,y,value\n9.1,51.4,0.5\n9.2,51.5,0.7\n")  # zone 32
+    with pytest.raises(ConstraintError, match=r"UTM zone\(s\) 32, the grid is in zone 31N"):
+        read_wells(tmp_path / "w.csv", grid, crs="EPSG:4326")
+
+
+# -- item 5: outputs every GIS tool reads ----------------------------------------------------
+
+
+def test_simulate_outputs_facies_codes_crs_for_gdal_and_umask_modes(site, tmp_path, monkeypatch):
+    monkeypatch.setattr("geocgan.plots.plot_overview", _quick_overview)
+    old = os.umask(0o022)
+    try:
+        r = runner.invoke(app, _args(site, tmp_path / "o"))
+    finally:
+        os.umask(old)
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "o"
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name: _mode(p) for p in files if _mode(p) != 0o644} == {}  # mkstemp gave 0600
+    store = out / "ensemble.zarr"
+    meta = json.loads((store / "facies" / ".zarray").read_text())
+    attrs = json.loads((store / "facies" / ".zattrs").read_text())
+    assert meta["dtype"] == "|u1" and meta["fill_value"] == 255
+    assert attrs["flag_values"] == [0, 1] and attrs["flag_meanings"] == "facies_0 facies_1"
+    assert "UTM zone 31N" in attrs["_CRS"]["wkt"] and attrs["grid_mapping"] == "spatial_ref"
+    ds = open_ensemble(store)
+    assert ds["facies"].dtype == np.float32 and set(np.unique(ds["facies"].values)) <= {0, 1}
+    with rasterio.open(out / "realizations.tif") as src:
+        assert src.dtypes[0] == "uint8" and src.nodata == 255
+        assert src.colorinterp[2] != rasterio.enums.ColorInterp.blue  # not read as RGB
+    with rasterio.open(f'ZARR:"{store}":/facies:0') as src:  # GDAL through rasterio
+        assert src.crs == rasterio.crs.CRS.from_epsg(32631)
+
+
+@pytest.mark.skipif(shutil.which("gdalinfo") is None, reason="gdalinfo not installed")
+def test_gdalinfo_reads_the_zarr_crs(site, tmp_path):
+    grid = site[0]
+    store = EnsembleStore.create(tmp_path / "e.zarr", grid, 1, codes=[0, 1])
+    write_region(store.path, 0, np.zeros((1, *grid.shape)))
+    store.finalize()
+    info = subprocess.run(
+        ["gdalinfo", f'ZARR:"{store.path}":/value:0'], capture_output=True, text=True
+    ).stdout
+    assert "UTM zone 31N" in info and "Origin = (500000" in info, info
+
+
+def test_rotated_grid_keeps_its_transform_in_a_plain_open_zarr(tmp_path):
+    transform = Affine.translation(500000, 5700000) * Affine.rotation(20) * Affine.scale(10, -10)
+    grid = Grid(8, 12, transform, "EPSG:32631")
+    store = EnsembleStore.create(tmp_path / "rot.zarr", grid, 2)
+    write_region(store.path, 0, np.ones((2, 8, 12)))
+    store.finalize()
+    ds = xr.open_zarr(store.path)  # no decode_coords: what a user types first
+    assert ds["value"].rio.transform().almost_equals(transform)
+    assert ds["value"].rio.crs == rasterio.crs.CRS.from_epsg(32631)
+
+
+def test_float_stores_of_earlier_versions_still_read(site, tmp_path):
+    grid = site[0]
+    store = EnsembleStore.create(tmp_path / "old.zarr", grid, 2, name="facies")  # float32
+    codes = np.stack([np.zeros(grid.shape), np.ones(grid.shape)])  # (2, H, W)
+    write_region(store.path, 0, codes)
+    store.finalize()
+    ds = open_ensemble(store.path)
+    np.testing.assert_array_equal(ds["facies"].values, codes)
+
+
+def test_facies_codes_must_be_integers_other_than_the_fill(site, tmp_path):
+    grid = site[0]
+    store = EnsembleStore.create(tmp_path / "e.zarr", grid, 1, codes=[0, 1])
+    with pytest.raises(ValueError, match="integers other than 255"):
+        write_region(store.path, 0, np.full((1, *grid.shape), 0.5))
+
+
+# -- item 6: smaller ---------------------------------------------------------------------
+
+
+def test_batch_size_help_keeps_its_default_text():
+    r = runner.invoke(app, ["simulate", "--help"], env={"COLUMNS": "200"})
+    assert "about 2^18 pixels on a CPU" in r.output
+
+
+def test_debug_shows_the_traceback(site, tmp_path):
+    r = runner.invoke(app, ["--debug", *_args(site, tmp_path / "o"), "--device", "tpu"])
+    assert isinstance(r.exception, InputError)
+
+
+def test_overview_draws_facies_as_classes_with_a_legend(site, monkeypatch, tmp_path):
+    from geocgan import plots
+    from geocgan.constraints import FieldSpec
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    grid = site[0]
+    fields = np.zeros((2, *grid.shape), np.float32)
+    fields[1, :, 20:] = 2  # (2, H, W) codes 0 and 2
+    wells = read_wells(
+        _edit(site, tmp_path, facies=[0, 2, 2, 0]), grid, value="facies", categorical=True
+    )
+    summary = {f"probability of facies {c}": np.full(grid.shape, 0.5) for c in (0, 2)}
+    plots.plot_overview(
+        tmp_path / "o.png", fields, grid, wells, FieldSpec("categorical", [0, 2]), summary
+    )
+    (fig,) = figures
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["facies 0", "facies 2"]
+    colourbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colourbars) == 2  # the probability maps only
+
+
+def test_unknown_epsg_code_prints_no_stray_gdal_line():
+    code = (
+        "from geocgan.errors import GridError\n"
+        "from geocgan.io.grid import parse_crs\n"
+        "try:\n    parse_crs('EPSG:99999', what='the grid')\n"
+        "except GridError as err:\n    print(err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "EPSG:99999" in done.stdout and "not understood" in done.stdout
+    assert done.stderr == "", done.stderr  # was "ERROR 1: PROJ: ... crs not found"
