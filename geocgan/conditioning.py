@@ -179,6 +179,12 @@ def proportion_vector(proportion: float | Sequence[float], spec: FieldSpec) -> n
     return values
 
 
+def proportion_range_of(images: np.ndarray, spec: FieldSpec) -> list[list[float]]:
+    """Per facies ``[min, max]`` of the proportion over training maps ``(N, *S)`` (codes)."""
+    shares = np.stack([(images == c).reshape(len(images), -1).mean(1) for c in spec.codes])
+    return [[float(lo), float(hi)] for lo, hi in zip(shares.min(1), shares.max(1), strict=True)]
+
+
 def condition_maps(
     spec: FieldSpec,
     shape: tuple[int, ...],
@@ -188,6 +194,7 @@ def condition_maps(
     constraints: Constraints | None = None,
     soft_map: np.ndarray | None = None,
     target: float | Sequence[float] | None = None,
+    trained_range: Sequence[Sequence[float]] = (),
 ) -> torch.Tensor:
     """The condition ``(1, K + 1 + extra, *shape)`` of one grid for generation.
 
@@ -205,6 +212,9 @@ def condition_maps(
         Facies probabilities.
     target : float or sequence of float, optional
         Target proportion (see :func:`proportion_vector`).
+    trained_range : sequence of [min, max], optional
+        Per facies, the proportions the model was trained on (``config.proportion_range``);
+        a target outside is refused.
 
     Raises
     ------
@@ -231,6 +241,13 @@ def condition_maps(
             chans.append(torch.as_tensor(np.asarray(soft_map), dtype=torch.float32)[None])
     if proportion:
         p = torch.zeros(k) if target is None else torch.as_tensor(proportion_vector(target, spec))
+        for code, value, (lo, hi) in zip(spec.codes, p.tolist(), trained_range, strict=False):
+            if not lo <= value <= hi:
+                raise InputError(
+                    f"a proportion {value:g} of facies {code} is outside what the model was "
+                    f"trained on ({lo:g} to {hi:g}); ask for one in that range, or train on "
+                    "images that span the proportion you need."
+                )
         chans.append(p.float().view(1, k, *(1,) * len(shape)).expand(1, k, *shape))
     return torch.cat(chans, 1)
 

@@ -117,6 +117,7 @@ def simulate_volume(
         constraints=None if wells is None else wells.constraints(grid),
         soft_map=soft,
         target=proportion,
+        trained_range=getattr(config, "proportion_range", ()),
     )  # (1, C, nz, ny, nx)
     out = Path(out)
     if not out.parent.is_dir():

@@ -9,6 +9,7 @@ from geocgan.conditioning import (
     check_soft,
     condition_maps,
     proportion_line,
+    proportion_range_of,
     proportion_vector,
     smooth,
 )
@@ -157,6 +158,19 @@ def test_bad_proportions(value, match):
     with pytest.raises(InputError, match=match):
         proportion_vector(value, SPEC)
     assert proportion_vector(0.3, SPEC).tolist() == [0.7, 0.3]
+
+
+def test_proportion_outside_the_trained_range():
+    imgs = np.stack([np.zeros((4, 4)), np.ones((4, 4))])
+    imgs[0, 0, :2] = 1  # facies 1: 1/8 and 1
+    assert proportion_range_of(imgs, SPEC) == [[0.0, 0.875], [0.125, 1.0]]
+    rng = [[0.3, 0.9], [0.1, 0.5]]
+    cond = condition_maps(
+        SPEC, (32, 32), soft=False, proportion=True, target=0.3, trained_range=rng
+    )
+    assert cond.shape == (1, 5, 32, 32) and float(cond[0, 4, 0, 0]) == pytest.approx(0.3)
+    with pytest.raises(InputError, match=r"proportion 0.6 of facies 1 is outside .*\(0.1 to 0.5\)"):
+        condition_maps(SPEC, (32, 32), soft=False, proportion=True, target=0.6, trained_range=rng)
 
 
 def test_conditions_a_model_was_not_trained_with():

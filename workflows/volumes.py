@@ -22,7 +22,7 @@ What it does (one torch thread, CPU; about 10-15 minutes of CPU on the 2-core ma
 
 Everything is seeded (``--seed``). Results: ``workflows/results/volumes/`` (``results.json``,
 ``README.md`` written by hand from it, PNGs). Run: ``python workflows/volumes.py`` or
-``--quick`` for a smoke run (a minute; numbers meaningless).
+``--quick`` for a smoke run (a minute; numbers meaningless; written under ``quick/``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geocgan.conditioning import calibration, condition_maps, proportion_line, smooth
+from geocgan.conditioning import (
+    calibration,
+    condition_maps,
+    proportion_line,
+    smooth,
+)
 from geocgan.constraints import Constraints, FieldSpec, random_masks
 from geocgan.fields import channel_field, channel_field_3d
 from geocgan.io.grid import Grid
@@ -118,7 +123,7 @@ def study_3d(args) -> dict:
 
     grid = Grid3D.from_plan(Grid.from_bounds(0, 0, 640, 640, 10.0, "EPSG:32631"), (-64, 0), 2.0)
     write_volume_zarr(
-        OUT / "volume_3d.zarr",
+        args.out / "volume_3d.zarr",
         grid,
         fields[:4].astype(np.uint8),
         name="facies",
@@ -127,7 +132,7 @@ def study_3d(args) -> dict:
         overwrite=True,
     )
     write_vti(
-        OUT / "volume_3d.vti",
+        args.out / "volume_3d.vti",
         grid,
         {"facies": fields[0], "p_channel": (fields == 1).mean(0)},
         overwrite=True,
@@ -150,7 +155,7 @@ def study_3d(args) -> dict:
     )
     at = (VOLUME[0] // 2, int(rows[0]), int(cols[0]))
     plot_slices(
-        OUT / "slices_realization.png",
+        args.out / "slices_realization.png",
         grid,
         fields[0],
         wells=samples,
@@ -159,7 +164,7 @@ def study_3d(args) -> dict:
         title="geocgan 3D realization 0 (wells: squares)",
     )
     plot_slices(
-        OUT / "slices_truth.png",
+        args.out / "slices_truth.png",
         grid,
         truth,
         wells=samples,
@@ -275,6 +280,7 @@ def study_soft(args) -> dict:
         density=0.005,
         soft=True,
         proportion=True,
+        proportion_range=[[0.5, 0.9], [0.1, 0.5]],  # what the training proportions span
         lam_soft=args.lam_soft,
         lam_prop=args.lam_prop,
         soft_scales=[2.0, 8.0],
@@ -306,7 +312,7 @@ def study_soft(args) -> dict:
         real = np.concatenate([f for _, f in generate_batches(model, cond, range(args.n), seed=7)])
         achieved.append(round(float(real.mean()), 4))
     line = proportion_line(requested, achieved)
-    plot_curves(cal, requested, achieved, line)
+    plot_curves(args.out, cal, requested, achieved, line)
     return {
         "train_steps": args.steps_2d,
         "train_images": args.images,
@@ -317,7 +323,7 @@ def study_soft(args) -> dict:
     }
 
 
-def plot_curves(cal: dict, requested, achieved, line: dict) -> None:
+def plot_curves(out: Path, cal: dict, requested, achieved, line: dict) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
     p = [c["p"] for c in cal["curve"]]
     a.plot([0, 1], [0, 1], "k:", label="calibrated")
@@ -330,7 +336,7 @@ def plot_curves(cal: dict, requested, achieved, line: dict) -> None:
     )
     b.set(xlabel="requested proportion", ylabel="achieved", title="proportion conditioning")
     b.legend()
-    _save(fig, OUT / "soft_and_proportion.png")
+    _save(fig, out / "soft_and_proportion.png")
 
 
 def main() -> None:
@@ -351,7 +357,8 @@ def main() -> None:
     if args.quick:
         args.steps_3d, args.steps_2d, args.images, args.maps, args.n, args.timing = 2, 2, 8, 2, 4, 2
     torch.set_num_threads(1)
-    OUT.mkdir(parents=True, exist_ok=True)
+    args.out = OUT / "quick" if args.quick else OUT  # a smoke run never replaces results
+    args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "device": f"CPU ({platform.processor() or platform.machine()}), 1 torch thread",
         "torch": torch.__version__,
@@ -360,8 +367,12 @@ def main() -> None:
     for key, study in studies.items():
         if args.only in (None, key.split("_")[0]):
             date = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            result[key] = {"date": date, "args": vars(args), **study(args)}
-    path = OUT / ("results_quick.json" if args.quick else "results.json")
+            result[key] = {
+                "date": date,
+                "args": {**vars(args), "out": str(args.out)},
+                **study(args),
+            }
+    path = args.out / "results.json"
     if args.only and path.exists():  # one study rerun: keep the others
         result = {**json.loads(path.read_text()), **result}
     path.write_text(json.dumps(result, indent=1) + "\n")

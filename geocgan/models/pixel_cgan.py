@@ -145,6 +145,10 @@ class PixelCGANConfig:
     drop : float
         With ``soft`` or ``proportion``: probability that a training map goes without each
         of its parts (wells, soft map, proportion).
+    proportion_range : list of [min, max]
+        Per facies, the range of proportions the training maps had
+        (``conditioning.proportion_range_of``); a target outside it is refused at generation.
+        Empty: not recorded, any target in (0, 1) is taken.
     ema : float
         Decay of an exponential moving average of the generator's weights, updated after
         every generator step and used to generate (Karras et al. 2018; Yazıcı et al. 2019,
@@ -188,6 +192,7 @@ class PixelCGANConfig:
     lam_prop: float = 0.0
     soft_scales: list[float] = field(default_factory=lambda: [2.0, 8.0])
     drop: float = 0.5
+    proportion_range: list[list[float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
