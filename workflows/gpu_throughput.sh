@@ -54,7 +54,7 @@ trainer = Trainer(model, data, cfg, checkpoint=sys.argv[1] + "/ddp.safetensors",
 rows = trainer.fit()
 print(trainer.group, json.dumps(rows[-1]))
 EOF
-timeout 80 torchrun --standalone --nproc-per-node 1 /tmp/ddp_smoke.py /tmp >"$out/ddp.log" 2>&1
+timeout 80 python3 -m torch.distributed.run --standalone --nproc-per-node 1 /tmp/ddp_smoke.py /tmp >"$out/ddp.log" 2>&1
 echo "ddp exit $?" >>"$log"
 
 echo "== 3. throughput table ($(date -u +%T))" >>"$log"

@@ -40,7 +40,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -79,16 +78,23 @@ def sync(dev: torch.device) -> None:
 
 
 def timed(fn, dev: torch.device, reps: int) -> float:
-    """Median seconds of ``reps`` calls of ``fn`` after one warm-up call."""
-    fn()
-    sync(dev)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        sync(dev)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    """Seconds of the best of ``reps`` calls of ``fn`` after a warm-up call."""
+    return best_times({"fn": fn}, dev, reps)["fn"]
+
+
+def best_times(calls: dict, dev: torch.device, reps: int) -> dict[str, float]:
+    """Seconds of the best call of each of ``calls`` (name -> function) over ``reps`` rounds
+    that call each once, after a warm-up round: on a shared machine the least disturbed
+    call, with the load falling alike on every function."""
+    best = dict.fromkeys(calls, float("inf"))
+    for r in range(reps + 1):
+        for key, fn in calls.items():
+            t = time.perf_counter()
+            fn()
+            sync(dev)
+            if r:
+                best[key] = min(best[key], time.perf_counter() - t)
+    return best
 
 
 def wells(model, size: int):
@@ -156,12 +162,16 @@ def stub_gis() -> None:
                 setattr(sys.modules[parent], child, sys.modules[name])
 
 
-def make_store(path: Path, model_name: str, model, size: int, n: int, skeletons, codes):
-    """An empty ensemble store for ``n`` realizations of ``size``²: made by ``EnsembleStore``
-    where geocgan's GIS stack is installed, else copied from ``skeletons``."""
-    tag = f"{model_name}_{size}_{n}_{'float32' if codes is None else 'codes'}.zarr"
+def skeleton_name(model_name: str, size: int, codes) -> str:
+    return f"{model_name}_{size}_{'float32' if codes is None else 'codes'}.zarr"
+
+
+def make_store(path: Path, size: int, n: int, skeletons, codes):
+    """An empty ensemble store for ``n`` realizations of ``size``² (a skeleton from
+    ``skeletons``, ``(model name, codes)`` -> its directory, holds at least ``n``): made by
+    ``EnsembleStore`` where geocgan's GIS stack is installed, else copied."""
     if skeletons:
-        shutil.copytree(Path(skeletons) / tag, path)
+        shutil.copytree(skeletons, path)
         return path
     from geocgan.io.ensemble import EnsembleStore
     from geocgan.io.grid import Grid
@@ -169,6 +179,18 @@ def make_store(path: Path, model_name: str, model, size: int, n: int, skeletons,
     grid = Grid.from_bounds(0.0, 0.0, float(size), float(size), 1.0, "EPSG:32631")
     EnsembleStore.create(path, grid, n, name="facies" if codes else "value", codes=codes)
     return path
+
+
+def zarr_missing(skeletons) -> bool:
+    """Whether no store can be made here (no zarr, or no GIS stack and no ``--skeletons``)."""
+    try:
+        importlib.import_module("zarr")
+        if not skeletons:
+            importlib.import_module("rasterio")
+    except ImportError as err:
+        print(f"to-Zarr rates skipped: {err}", file=sys.stderr)
+        return True
+    return False
 
 
 def store_bytes(path: Path) -> int:
@@ -189,9 +211,9 @@ def zarr_rate(model, model_name: str, cons, n: int, skeletons, codes) -> dict:
         busy[0] += time.perf_counter() - t
 
     with tempfile.TemporaryDirectory(dir=os.environ.get("THROUGHPUT_TMP")) as tmp:
-        store = make_store(
-            Path(tmp) / "s.zarr", model_name, model, cons.shape[0], n, skeletons, codes
-        )
+        size = cons.shape[0]
+        skeleton = skeletons and Path(skeletons) / skeleton_name(model_name, size, codes)
+        store = make_store(Path(tmp) / "s.zarr", size, n, skeleton, codes)
         empty = store_bytes(store)
         t = time.perf_counter()
         with Background() as bg:
@@ -225,32 +247,41 @@ def bf16_effect(model, cons, n: int) -> dict:
 
 
 def rates(model, cons, batch: int, n: int, reps: int, old: bool) -> dict:
-    """One row's rates (realizations/s) at ``batch``: the generator alone, the noise, and
-    ``simulate`` (n realizations a call); with ``old`` also the torch scheme's."""
+    """One row's rates (realizations/s) at ``batch``, measured in interleaved rounds: the
+    generator alone, the noise, and ``simulate`` (n realizations a call); with ``old`` also
+    the torch scheme's."""
     dev = model.device
     gpu = dev.type == "cuda"
-    shape = model.canvas(*cons.shape).shape
-    row = {}
-    calls = max(1, n // batch)
-    for key, bf16 in (("gen", False), ("gen_bf16", True))[: 1 + gpu]:
-        once = generator_call(model, cons, batch, bf16)
-        row[key] = calls * batch / timed(lambda o=once: [o() for _ in range(calls)], dev, reps)
-    parts, ids = model.latent(*shape), torch.arange(batch, device=dev)
-    row["noise"] = batch / timed(lambda: noise.draw(parts, 0, ids, device=dev), dev, reps)
-    for key, kw in (("sim", {}), ("sim_bf16", {"precision": "bfloat16"}))[: 1 + gpu]:
-        row[key] = n / timed(
-            lambda kw=kw: simulate(model, cons, n, batch_size=batch, **kw), dev, reps
+    parts = model.latent(*model.canvas(*cons.shape).shape)
+    ids = torch.arange(batch, device=dev)
+    calls_per = max(1, n // batch)
+    n_old = max(batch, n // (8 if gpu else 1))  # the old draws are slow on a GPU
+    gen = generator_call(model, cons, batch, False)
+    jobs = {  # name -> (function, realizations per call)
+        "gen": (lambda: [gen() for _ in range(calls_per)], calls_per * batch),
+        "noise": (lambda: noise.draw(parts, 0, ids, device=dev), batch),
+        "sim": (lambda: simulate(model, cons, n, batch_size=batch), n),
+    }
+    if gpu:
+        gen16 = generator_call(model, cons, batch, True)
+        jobs["gen_bf16"] = (lambda: [gen16() for _ in range(calls_per)], calls_per * batch)
+        jobs["sim_bf16"] = (
+            lambda: simulate(model, cons, n, batch_size=batch, precision="bfloat16"),
+            n,
         )
     if old:  # today's draws: one CPU generator per realization
-        n_old = max(batch, n // (8 if gpu else 1))
-        row["noise_torch"] = batch / timed(
-            lambda: noise.draw(parts, 0, range(batch), device=dev, scheme="torch"), dev, 1
+        jobs["noise_torch"] = (
+            lambda: noise.draw(parts, 0, range(batch), device=dev, scheme="torch"),
+            batch,
         )
-        row["sim_torch"] = n_old / timed(
+        jobs["sim_torch"] = (
             lambda: simulate(model, cons, n_old, batch_size=batch, noise_scheme="torch"),
-            dev,
-            1 if gpu else reps,
+            n_old,
         )
+    cheap = [k for k in jobs if k.startswith("noise")]  # milliseconds: many more rounds
+    seconds = best_times({k: jobs[k][0] for k in cheap}, dev, 10 * reps)
+    seconds |= best_times({k: f for k, (f, _) in jobs.items() if k not in cheap}, dev, reps)
+    row = {k: jobs[k][1] / seconds[k] for k in jobs}
     row["sim/gen"] = row["sim"] / row["gen"]
     row["mem_mb"] = memory_per_realization(model, cons, batch)
     return row
@@ -328,14 +359,15 @@ def main() -> None:
             codes = model.spec.codes if model.spec.kind == "categorical" else None
             for size in a.sizes:
                 kinds = [codes, None] if codes else [None]
-                for c, n in ((k, N_ZARR[size][0] if k == codes else 64) for k in kinds):
-                    tag = f"{name}_{size}_{n}_{'float32' if c is None else 'codes'}.zarr"
-                    make_store(a.make_skeletons / tag, name, model, size, n, None, c)
+                for c in kinds:  # the GPU run's n (64 for the float32 comparison)
+                    n = N_ZARR[size][0] if c == codes else 64
+                    make_store(a.make_skeletons / skeleton_name(name, size, c), size, n, None, c)
         return
+    stores = not a.no_zarr and not zarr_missing(a.skeletons)  # before the stubs
     stub_gis()
     sizes = [s for s in a.sizes if not (a.quick and s > 256)]
     batches = a.batches or (["auto", "256"] if gpu else ["auto"])
-    reps = 3 if gpu else (2 if a.quick else 3)
+    reps = 3 if gpu else (2 if a.quick else 4)
     res = {
         "device": torch.cuda.get_device_name(dev)
         if gpu
@@ -381,7 +413,7 @@ def main() -> None:
                 n = max(N_CALL[size][col], batch)
                 row = {"model": name, "size": size, "batch": f"{batch}" + " (auto)" * (b == "auto")}
                 row.update(rates(model, cons, batch, n, reps, old=b == "auto"))
-                if b == "auto" and not a.no_zarr:
+                if b == "auto" and stores:
                     z = zarr_rate(model, name, cons, N_ZARR[size][col], a.skeletons, codes)
                     row.update(zarr=z["per_s"], zarr_writer_busy=z["writer_busy"], bytes=z["bytes"])
                     if codes:
