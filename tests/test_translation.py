@@ -316,7 +316,7 @@ def test_super_resolution_output_grid(tmp_path):
         assert o.transform == TRANSFORM @ Affine.scale(0.5)
 
 
-def test_netcdf_input(tmp_path):
+def test_netcdf_and_zarr_input(tmp_path):
     import rioxarray  # noqa: F401
     import xarray as xr
 
@@ -326,6 +326,10 @@ def test_netcdf_input(tmp_path):
     r = read_raster(tmp_path / "in.nc")
     assert r.shape == (20, 30) and r.crs == rasterio.crs.CRS.from_string(CRS)
     translate(tiny_pix2pix(), tmp_path / "in.nc", tmp_path / "o.tif")
+    da.to_dataset(name="perm").to_zarr(tmp_path / "in.zarr")
+    translate(tiny_pix2pix(), tmp_path / "in.zarr", tmp_path / "z.tif")
+    with rasterio.open(tmp_path / "z.tif") as o:
+        assert o.crs == rasterio.crs.CRS.from_string(CRS) and o.transform == TRANSFORM
     with rasterio.open(tmp_path / "o.tif") as o:
         assert o.transform == TRANSFORM
 
@@ -491,6 +495,13 @@ def test_cli_trains_the_three_models_and_translates(tmp_path):
         ],
     )
     assert r.exit_code == 1 and "does not exist" in r.output and not (tmp_path / "c.tif").exists()
+
+
+def test_training_windows_the_nets_cannot_take_name_the_fix():
+    m = tiny_pix2pix(levels=5)
+    data = PairedArray(*[np.zeros((4, 16, 16), np.float32)] * 2)
+    with pytest.raises(InputError, match="multiples of 32 .*--set levels=N"):
+        Trainer(m, data, TrainConfig(device="cpu"), checkpoint="x.safetensors")
 
 
 def test_checkpoint_of_a_translation_model_round_trips(tmp_path):

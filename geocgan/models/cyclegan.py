@@ -156,6 +156,7 @@ class CycleGAN(ImageTranslator):
     name = "cyclegan"
     config_class = CycleGANConfig
     needs = frozenset({"other"})
+    grid_hint = ", or a smaller discriminator patch (--set receptive_field=16)"
     multiple = ResnetGenerator.multiple
 
     def __init__(self, config: CycleGANConfig, spec: FieldSpec):

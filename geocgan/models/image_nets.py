@@ -311,6 +311,8 @@ class ImageTranslator(GANModel):
     condition = "image"
     scale = 1  # output pixels per input pixel, along each axis
     multiple = 1  # the generator takes sides that are multiples of this
+    min_train_side = 1  # the discriminator's smallest input side
+    grid_hint = ""  # how to make the nets take smaller training windows
 
     def __init__(self, config, spec: FieldSpec):
         super().__init__(config, spec)
@@ -360,14 +362,12 @@ class ImageTranslator(GANModel):
             raise GridError(
                 f"a {self.name} model trains on sides that are multiples of "
                 f"{self.multiple * self.scale} and at least {need} px, got {h}x{w}: choose "
-                "another --patch (or fewer levels / a smaller receptive field)"
+                f"another --patch{self.grid_hint}"
             )
         for spec, arrays in ((self.spec, data.arrays()), (self.input_spec, data.input_arrays())):
             if spec.kind == "categorical":
                 for arr in arrays:
                     spec.code_index(torch.as_tensor(arr))
-
-    min_train_side = 1
 
     def check_grid(self, *shape: int) -> None:
         """Any grid: ``generate`` pads it to what the nets take."""

@@ -90,6 +90,7 @@ class Pix2Pix(ImageTranslator):
     name = "pix2pix"
     config_class = Pix2PixConfig
     needs = frozenset({"source"})
+    grid_hint = ", or fewer U-Net levels (--set levels=N takes multiples of 2**N)"
 
     def __init__(self, config: Pix2PixConfig, spec: FieldSpec):
         super().__init__(config, spec)

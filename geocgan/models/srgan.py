@@ -109,6 +109,7 @@ class SRGAN(ImageTranslator):
     name = "srgan"
     config_class = SRGANConfig
     needs = frozenset({"source"})
+    grid_hint = ", or a smaller discriminator patch (--set receptive_field=16)"
 
     def __init__(self, config: SRGANConfig, spec: FieldSpec):
         super().__init__(config, spec)
