@@ -220,7 +220,7 @@ def translation_data(
     if inputs:
         sources = [read_training_image(p, variable=variable) for p in inputs]
         meta[part] = [str(p) for p in inputs]
-        if inputs[0].suffix.lower() in (".tif", ".tiff"):
+        if paired and inputs[0].suffix.lower() in (".tif", ".tiff"):  # what translate reads
             import rasterio
 
             with rasterio.open(inputs[0]) as src:

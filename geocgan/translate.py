@@ -202,7 +202,9 @@ def translate_array(
     fill = torch.as_tensor(fill, dtype=torch.float32)
     fill = fill[:, None, None] if fill.ndim else fill
     image = torch.where(valid, image, fill)
-    enc = spec_in.encode(image if spec_in.bands > 1 else image[:1], check=True)  # (1, Cs, H, W)
+    enc = spec_in.encode(
+        image[None] if spec_in.bands > 1 else image[:1], check=True
+    )  # (1, Cs, H, W)
     m = model.multiple
     up = lambda v: -(-v // m) * m  # noqa: E731
     hp, wp = up(h), up(w)

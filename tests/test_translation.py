@@ -497,6 +497,24 @@ def test_cli_trains_the_three_models_and_translates(tmp_path):
     assert r.exit_code == 1 and "does not exist" in r.output and not (tmp_path / "c.tif").exists()
 
 
+def test_multi_band_input(tmp_path):
+    """The missing-pixels task's input: two bands (values, mask), normalised per band."""
+    from geocgan.fields.pairs import missing_pixels
+
+    src, full = missing_pixels(4, (16, 16), density=0.05)
+    spec = Pix2Pix.translation_spec(full, src, "continuous", "continuous")
+    assert spec.source.bands == 2 and len(spec.source.center) == 2
+    m = build_model("pix2pix", {"ngf": 4, "ndf": 4, "levels": 3, "receptive_field": 16}, spec)
+    stack = np.stack([src[0, 0], src[0, 1]])
+    stack[:, 0, 0] = -9999.0
+    translate(m, write_tif(tmp_path / "two.tif", stack), tmp_path / "o.tif")
+    with rasterio.open(tmp_path / "o.tif") as o:
+        got = o.read(1)
+    assert got[0, 0] == -9999.0 and (got != -9999.0).sum() == 16 * 16 - 1
+    with pytest.raises(InputError, match="1 band.*2-band"):
+        translate(m, write_tif(tmp_path / "one.tif", src[0, 0]), tmp_path / "p.tif")
+
+
 def test_training_windows_the_nets_cannot_take_name_the_fix():
     m = tiny_pix2pix(levels=5)
     data = PairedArray(*[np.zeros((4, 16, 16), np.float32)] * 2)
