@@ -734,8 +734,35 @@ def simulate(
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs in --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    z_bounds: Annotated[
+        tuple[float, float] | None,
+        typer.Option(help="3D: elevations ZMIN ZMAX of the volume (positive up), with --dz."),
+    ] = None,
+    dz: Annotated[float | None, typer.Option(help="3D: layer thickness.")] = None,
+    z_column: Annotated[
+        str | None, typer.Option(help="3D: column of sample elevations (default 'z').")
+    ] = None,
+    md_column: Annotated[
+        str | None, typer.Option(help="3D: column of measured depths, with --trajectory.")
+    ] = None,
+    trajectory: Annotated[
+        Path | None,
+        typer.Option(help="3D: CSV of stations well_id, md, x, y, z (linear in md between)."),
+    ] = None,
+    soft: Annotated[
+        Path | None,
+        typer.Option(help="3D: facies probabilities (.npy/.nc/.zarr, facies first, sum 1)."),
+    ] = None,
+    proportion: Annotated[
+        list[float] | None,
+        typer.Option(help="3D: target proportion (one number: the last facies of two)."),
+    ] = None,
 ) -> None:
-    """Generate an ensemble conditioned on wells: Zarr + GeoTIFF + summary + honoring + PNG."""
+    """Generate an ensemble conditioned on wells: Zarr + GeoTIFF + summary + honoring + PNG.
+
+    With --z-bounds and --dz, a facies volume from a 3D model (wells in 3D, --soft,
+    --proportion): Zarr + NetCDF summary + VTK + PNG slices + honoring.
+    """
     from geocgan.io.grid import Grid
     from geocgan.job import SimulateConfig, run_simulation
 
@@ -750,6 +777,43 @@ def simulate(
             the_grid = Grid.from_bounds(*bounds, res, crs)
         else:
             the_grid = Grid.from_geotiff(grid)
+        if z_bounds is not None or dz is not None or soft is not None or proportion:
+            if z_bounds is None or dz is None:
+                raise InputError(
+                    "3D grids need both --z-bounds ZMIN ZMAX and --dz; --soft and --proportion "
+                    "work with 3D grids for now"
+                )
+            _simulate_volume_cli(
+                wells,
+                model,
+                out,
+                the_grid,
+                z_bounds,
+                dz,
+                columns={
+                    "value": value,
+                    "x": x,
+                    "y": y,
+                    "well_id": well_id,
+                    "z": z_column,
+                    "depth": depth,
+                    "datum": datum,
+                    "md": md_column,
+                    "trajectory": trajectory,
+                },
+                n=n,
+                seed=seed,
+                batch_size=batch_size,
+                device=device,
+                wells_crs=wells_crs,
+                drop_outside=drop_outside,
+                soft=soft,
+                proportion=proportion,
+                overwrite=overwrite,
+                as_json=as_json,
+                quiet=quiet,
+            )
+            return
         if zarr_format not in (2, 3):
             raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
         cfg = SimulateConfig(
@@ -792,6 +856,38 @@ def simulate(
         typer.echo(
             f"  {100 * h['neighbourhood_match']:.1f}% of wells sit in a neighbourhood of their own facies "
             "(low values mean wells honored by isolated pixels)"
+        )
+
+
+def _simulate_volume_cli(
+    wells, model, out, plan, z_bounds, dz, *, columns, as_json, quiet, proportion, soft, **kwargs
+) -> None:
+    """``geocgan simulate`` on a 3-D grid (see :func:`geocgan.simulate_volume.run_volume_simulation`)."""
+    from geocgan.io.grid3d import Grid3D
+    from geocgan.simulate_volume import run_volume_simulation
+
+    summary = run_volume_simulation(
+        wells,
+        model,
+        out,
+        Grid3D.from_plan(plan, z_bounds, dz),
+        columns=columns,
+        soft_path=soft,
+        proportion=proportion[0] if proportion and len(proportion) == 1 else proportion,
+        progress=not quiet,
+        **kwargs,
+    )
+    if as_json:
+        typer.echo(dumps(summary, indent=1))
+        return
+    typer.echo(
+        f"{summary['n']} volumes conditioned on {summary['n_wells']} well voxels -> {summary['out']}"
+    )
+    for name in summary["written"]:
+        typer.echo(f"  {name}")
+    if summary["honoring"] is not None:
+        typer.echo(
+            f"honoring (raw generator output): {100 * summary['honoring']:.2f}% of well voxels"
         )
 
 

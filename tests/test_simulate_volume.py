@@ -123,3 +123,37 @@ def test_run_volume_simulation_from_files_and_soft_map_round_trip(tmp_path, grid
         run_volume_simulation(
             None, ckpt, tmp_path / "b", grid, n=1, soft_path=tmp_path / "bad.npy", device="cpu"
         )
+
+
+def test_cli_simulate_on_a_3d_grid(tmp_path):
+    from typer.testing import CliRunner
+
+    from geocgan.checkpoint import save_checkpoint
+    from geocgan.cli import app
+
+    model = build_model(
+        "pixel-cgan", PixelCGANConfig(ndim=3, proportion=True, **TINY), SPEC, seed=0
+    )
+    save_checkpoint(tmp_path / "m.safetensors", model, {"epoch": 0})
+    Grid.from_bounds(0, 0, 320, 320, 10.0, "EPSG:32631").write_template(tmp_path / "grid.tif")
+    (tmp_path / "w.csv").write_text("well_id,x,y,tvd,facies\nA,105,215,3,1\nA,105,215,33,0\n")
+    common = ["simulate", str(tmp_path / "w.csv"), "-m", str(tmp_path / "m.safetensors"), "--grid",
+              str(tmp_path / "grid.tif"), "--depth-column", "tvd", "--value-column", "facies",
+              "-q"]  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [*common, "-o", str(tmp_path / "run"), "--z-bounds", "-64", "0", "--dz", "2", "-n", "2",
+         "--proportion", "0.3", "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["n_wells"] == 2 and summary["grid"]["nz"] == 32
+    assert open_volume(tmp_path / "run" / "realizations.zarr")["facies"].shape == (2, 32, 32, 32)
+    r = CliRunner().invoke(app, [*common, "-o", str(tmp_path / "x"), "--proportion", "0.3"])
+    assert r.exit_code == 1 and "need both --z-bounds ZMIN ZMAX and --dz" in r.output
+    r = CliRunner().invoke(
+        app, [*common, "-o", str(tmp_path / "y"), "--z-bounds", "-64", "0", "--dz", "2",
+              "--proportion", "1.5"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "must lie in (0, 1)" in r.output
+    assert not (tmp_path / "y" / "realizations.zarr").exists()
