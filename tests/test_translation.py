@@ -222,6 +222,36 @@ def test_few_steps_lower_each_models_loss():
     assert np.mean(cyc[-5:]) < 0.7 * np.mean(cyc[:5])
 
 
+def test_super_resolution_with_wells_honours_them():
+    """A coarse map and fine-scale wells give a fine ensemble that honours the wells: the
+    same model's squared error at the wells is several times lower with them than without
+    (measured 0.057 against 0.26 after 100 steps)."""
+    from geocgan.constraints import from_points
+    from geocgan.simulate import generate_batches
+
+    c, f = coarse_fine(32, (32, 32), factor=4, seed=1)
+    spec = SRGAN.translation_spec(f, c, "continuous", "continuous")
+    cfg = {"nf": 8, "n_blocks": 1, "ndf": 4, "factor": 4, "nz": 2, "receptive_field": 16}
+    cfg |= {"lr": 2e-3, "lam_wells": 30.0, "well_density": 0.05}
+    m = build_model("srgan", cfg, spec, seed=0)
+    data, g = PairedArray(f, c, scale=4), torch.Generator().manual_seed(0)
+    for batch in data.batches(8, 100, g):
+        m.train_step(m.encode(batch), g)
+    ct, ft = coarse_fine(1, (32, 32), factor=4, seed=9)
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 32, 10), rng.integers(0, 32, 10)
+    wells = from_points((32, 32), rows, cols, ft[0, rows, cols])
+    with_wells = m.ensemble_with_wells(ct[0], wells, 8, seed=1)
+    cond = m.input_spec.encode(torch.as_tensor(ct))
+    without = np.concatenate([x for _, x in generate_batches(m, cond, range(8), seed=1)])
+    err = [((e[:, rows, cols] - ft[0, rows, cols]) ** 2).mean() for e in (with_wells, without)]
+    assert err[0] < 0.5 * err[1], err
+    assert with_wells.std(0).mean() > 0.02  # still an ensemble
+    np.testing.assert_array_equal(m.ensemble_with_wells(ct[0], wells, 3, seed=1), with_wells[:3])
+    with pytest.raises(InputError, match="fine grid"):
+        m.ensemble_with_wells(ct[0], from_points((16, 16), [1], [1], [0.0]), 2)
+
+
 def test_paired_patches_are_aligned_across_scales():
     fine = np.arange(64.0 * 64).reshape(64, 64)
     coarse = block_mean(torch.as_tensor(fine)[None], 4)[0].numpy()

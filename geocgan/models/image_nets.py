@@ -184,9 +184,18 @@ class SRGenerator(nn.Module):
     """SRGAN's generator: a 9x9 head, ``n_blocks`` residual blocks (conv-BN-PReLU-conv-BN),
     a global skip, ``log2(factor)`` sub-pixel upsamplings (conv to 4x channels,
     ``PixelShuffle(2)``, PReLU) and a 9x9 tail. ``nz`` noise channels at the coarse grid are
-    stacked onto the input (not in SRGAN: they let an ensemble vary)."""
+    stacked onto the input (not in SRGAN: they let an ensemble vary). ``cond_ch`` channels
+    at the fine grid (well constraint maps) join the features before the tail."""
 
-    def __init__(self, in_ch: int, out_ch: int, nf: int = 64, n_blocks: int = 16, factor: int = 4):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        nf: int = 64,
+        n_blocks: int = 16,
+        factor: int = 4,
+        cond_ch: int = 0,
+    ):
         super().__init__()
         if factor not in (2, 4, 8):
             raise InputError(f"super-resolution factor {factor}: use 2, 4 or 8")
@@ -208,15 +217,22 @@ class SRGenerator(nn.Module):
         for _ in range(int(math.log2(factor))):
             ups += [nn.Conv2d(nf, 4 * nf, 3, padding=1), nn.PixelShuffle(2), nn.PReLU()]
         self.up = nn.Sequential(*ups)
-        self.tail = nn.Conv2d(nf, out_ch, 9, padding=4)
+        self.cond_ch = cond_ch
+        self.tail = nn.Conv2d(nf + cond_ch, out_ch, 9, padding=4)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, Cin, h, w)`` -> ``(B, Cout, factor h, factor w)``."""
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, Cin, h, w)`` -> ``(B, Cout, factor h, factor w)``; ``cond`` ``(B, cond_ch,
+        factor h, factor w)`` (none: zeros, no wells)."""
         h0 = self.head(x)
         h = h0
         for block in self.blocks:
             h = h + block(h)
-        return self.tail(self.up(h0 + self.mid(h)))
+        up = self.up(h0 + self.mid(h))  # (B, nf, factor h, factor w)
+        if self.cond_ch:
+            if cond is None:
+                cond = up.new_zeros((up.shape[0], self.cond_ch, *up.shape[2:]))
+            up = torch.cat([up, cond], 1)
+        return self.tail(up)
 
 
 # -- discriminator ----------------------------------------------------------------------
