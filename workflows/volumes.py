@@ -7,7 +7,9 @@ What it does (one torch thread, CPU; about 10-15 minutes of CPU on the 2-core ma
    generates 64 × 64 × 32 volumes (x, y, z; array ``(32, 64, 64)``) conditioned on the wells
    of a held-out volume: raw honoring of the well voxels, proportion, and the time per
    conditional realization (one thread, batch 1, median of ``--timing`` calls, after a
-   warm-up), for this model and for the default width (ngf 16, untrained: time only). Writes a
+   warm-up), for this model and for the default width (ngf 16, untrained: time only);
+   proportions, indicator variograms along z, y, x and 3D connectivity of the sand against
+   the training volumes' (``geocgan.metrics.volume``). Writes a
    Zarr store, a VTK image and PNG slices of one realization with the wells.
 2. **Soft maps and proportion (2D, 64²).** Trains a two-facies model with ``soft=True,
    proportion=True`` on 2D channel images whose channel proportion varies from 0.1 to 0.5;
@@ -51,6 +53,7 @@ from geocgan.io.grid import Grid
 from geocgan.io.grid3d import Grid3D
 from geocgan.io.volume import plot_slices, write_volume_zarr, write_vti
 from geocgan.io.wells3d import Wells3D
+from geocgan.metrics.volume import statistics_error, volume_statistics
 from geocgan.models import build_model
 from geocgan.models.base import Batch
 from geocgan.models.pixel_cgan import PixelCGANConfig
@@ -116,6 +119,8 @@ def study_3d(args) -> dict:
         [f for _, f in generate_batches(model.eval(), wells, range(args.n), seed=args.seed)]
     )  # (n, D, H, W)
     honoring = float((fields[:, mask] == truth[mask]).mean())
+    reference = volume_statistics(train_vols.numpy(), SPEC.codes)
+    stats = volume_statistics(fields, SPEC.codes)
     cond = wells.tensor(SPEC)
     seconds = timed(model, cond, args.timing)
     wide = build_model("pixel-cgan", PixelCGANConfig(ndim=3, mode="borehole"), SPEC, seed=0)
@@ -181,6 +186,9 @@ def study_3d(args) -> dict:
         "honoring": round(honoring, 4),
         "proportion_truth": round(float(truth.mean()), 4),
         "proportion_ensemble": round(float(fields.mean()), 4),
+        "statistics": stats,
+        "statistics_training": reference,
+        "error_vs_training": statistics_error(stats, reference),
         "per_realization_ngf8": seconds,
         "per_realization_ngf16_untrained": seconds_wide,
         "cells": int(np.prod(VOLUME)),
@@ -246,7 +254,11 @@ def study_deesse_3d(args) -> dict:
         cpu.append(time.process_time() - c)
         sims.append(np.rint(out["sim"][0].val[0]).astype(np.uint8))  # (D, H, W)
     sims = np.stack(sims)
+    stats = volume_statistics(sims, SPEC.codes)
+    reference = volume_statistics(train_vols, SPEC.codes)
     return {
+        "statistics": stats,
+        "error_vs_training": statistics_error(stats, reference),
         "realizations": args.deesse_n,
         "settings": "nneighboringNode 24, distanceThreshold 0.05, maxScanFraction 0.25, 1 thread",
         "per_realization": {
