@@ -749,3 +749,10 @@ def test_unknown_epsg_code_prints_no_stray_gdal_line():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "EPSG:99999" in done.stdout and "not understood" in done.stdout
     assert done.stderr == "", done.stderr  # was "ERROR 1: PROJ: ... crs not found"
+
+
+def test_file_system_errors_name_the_path_and_the_fix():
+    from geocgan.cli import _message
+
+    err = PermissionError(13, "Permission denied", "/data/out")
+    assert _message(err) == "Permission denied (/data/out); choose a place you may write to"
