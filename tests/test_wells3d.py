@@ -228,3 +228,36 @@ def test_outside_in_plan(tmp_path, grid):
         match=r"1 of 2 sample\(s\).*outside the grid in plan: line 2 \(well W1\).*--wells-crs.*--drop-outside",
     ):
         read_wells_3d(path, grid)
+
+
+def test_minimum_curvature_quarter_circle_and_straight_hole():
+    from geocgan.io.wells3d import minimum_curvature
+
+    # build from vertical to horizontal, heading east, over 100 m: a quarter circle of radius R
+    r = 100 / (np.pi / 2)
+    md, inc, azi = np.array([0.0, 100.0]), np.array([0.0, 90.0]), np.array([90.0, 90.0])
+    p = minimum_curvature(md, inc, azi, np.array([10.0, 20.0, 0.0]), np.array([0.0, 50.0, 100.0]))
+    half = np.radians(45)
+    assert p[1] == pytest.approx([10 + r * (1 - np.cos(half)), 20.0, -r * np.sin(half)])
+    assert p[2] == pytest.approx([10 + r, 20.0, -r])
+    # a straight inclined hole: 60 deg from vertical, azimuth 0 (north)
+    p = minimum_curvature(md, np.array([60.0, 60.0]), np.array([0.0, 0.0]), np.zeros(3),
+                          np.array([40.0]))  # fmt: skip
+    assert p[0] == pytest.approx([0.0, 40 * np.sin(np.radians(60)), -20.0])
+
+
+def test_deviation_survey_places_samples_by_minimum_curvature(tmp_path, grid):
+    traj = write(
+        tmp_path,
+        "survey.csv",
+        "well_id,md,inc,azi,x,y,z\nS,0,0,90,5,25,0\nS,100,90,90,,,\n",
+    )
+    path = write(tmp_path, "w.csv", "well_id,md,facies\nS,50,1\nS,100,0\n")
+    wells = read_wells_3d(path, grid, md="md", trajectory=traj, value="facies", categorical=True)
+    r = 100 / (np.pi / 2)
+    assert wells.x.tolist() == pytest.approx([5 + r * (1 - np.cos(np.pi / 4)), 5 + r])
+    assert wells.z.tolist() == pytest.approx([-r * np.sin(np.pi / 4), -r])
+    assert wells.layers.tolist() == [4, 6] and wells.cols.tolist() == [2, 6]
+    bad = write(tmp_path, "bad.csv", "well_id,md,inc,azi,x,y,z\nS,0,0,90,5,,0\nS,100,90,90,,,\n")
+    with pytest.raises(InputError, match=r"missing or NaN tie-in y \('y'\) at line 2 \(well S\)"):
+        read_wells_3d(path, grid, md="md", trajectory=bad, value="facies", categorical=True)

@@ -8,11 +8,11 @@ A well file has one row per log sample, located in one of three ways:
   depth, positive down; elevation ``z = datum - depth`` (``datum=``, ``--datum``).
 * **measured depth along a trajectory** (``md=``, ``--md-column``, with ``trajectory=``,
   ``--trajectory``; deviated wells): the well id and the measured depth of each sample; the
-  trajectory file lists stations ``well_id, md, x, y, z`` (elevation) per well, in increasing
-  md. A sample's position is interpolated **linearly in md between the two stations around
-  it** (straight segments between stations: exact for stations from a survey program's
-  output at its own spacing; minimum curvature from inclination/azimuth surveys is not done
-  here, so give stations dense enough that the arcs between them are close to straight).
+  trajectory file lists stations per well in increasing md, either as positions
+  ``well_id, md, x, y, z`` (elevation), between which a sample is placed **linearly in md**,
+  or as a deviation survey ``well_id, md, inc, azi`` (inclination from vertical, azimuth
+  clockwise from grid north, degrees) with the tie-in ``x, y, z`` on each well's first
+  station, followed by **minimum curvature** (:func:`minimum_curvature`).
 
 Plan coordinates follow the 2-D rules of :mod:`geocgan.io.wells` (``crs=`` / ``--wells-crs``,
 GeoJSON ``"crs"`` member, reprojection with pyproj); elevations and depths are taken in the
@@ -353,6 +353,9 @@ def _depths_to_elevations(
     return datum - depths
 
 
+SURVEY = ("inc", "azi")  # trajectory columns of a deviation survey: minimum curvature
+
+
 def _along_trajectories(
     samples: _Table,
     md: np.ndarray,
@@ -363,18 +366,43 @@ def _along_trajectories(
     """Positions (x, y, z), each (n,), of samples at measured depths ``md`` along their wells.
 
     ``source`` is the well file, ``path`` the trajectory file, ``columns`` the names of its
-    x, y, z, md and well id columns. Linear interpolation in md between the two stations
-    around each sample.
+    x, y, z, md and well id columns. Stations with positions: linear in md between the two
+    stations around each sample. A deviation survey (columns ``inc``, ``azi``): minimum
+    curvature from each well's first station, whose x, y, z is the tie-in point (the other
+    stations' may be empty).
     """
     x, y, z, md_column, well_id = columns
+    survey = all(c in _header(path) for c in SURVEY)
     _require_columns(path, {"well_id": well_id, "md": md_column, "x": x, "y": y, "z": z})
-    stations, sz = _csv_table(path, md_column, x, y, z, well_id, plan=True)
+    stations, z_cells = _csv_table(path, md_column, x, y, z, well_id, plan=True)
     smd = _numbers(stations, stations.value, path, what=f"md ({md_column!r})")  # (s,)
-    sx = _numbers(stations, stations.x, path, what=f"x coordinate ({x!r})")  # (s,)
-    sy = _numbers(stations, stations.y, path, what=f"y coordinate ({y!r})")  # (s,)
-    sz = _numbers(stations, sz, path, what=f"z elevation ({z!r})")  # (s,)
     station_ids = np.array(stations.ids)
-    out = np.empty((3, len(md)))  # (3, n): x, y, z
+    firsts = [int(np.flatnonzero(station_ids == w)[0]) for w in dict.fromkeys(stations.ids)]
+    if survey:
+        inc_table, azi_cells = _csv_table(path, SURVEY[0], x, y, SURVEY[1], well_id, plan=True)
+        inc = _numbers(stations, inc_table.value, path, what="inclination ('inc', degrees)")
+        azi = _numbers(stations, azi_cells, path, what="azimuth ('azi', degrees)")
+        tie = _Table(  # the tie-in rows only: errors name their lines
+            [stations.where[i] for i in firsts],
+            [stations.ids[i] for i in firsts],
+            [stations.x[i] for i in firsts],
+            [stations.y[i] for i in firsts],
+            [z_cells[i] for i in firsts],
+        )
+        start = np.full((len(stations.ids), 3), np.nan)  # (s, 3) tie-in at each first station
+        start[firsts] = np.column_stack(
+            [_numbers(tie, cells, path, what=f"tie-in {name}") for cells, name in
+             ((tie.x, f"x ({x!r})"), (tie.y, f"y ({y!r})"), (tie.value, f"z ({z!r})"))]
+        )  # fmt: skip
+    else:
+        xyz = np.column_stack(
+            [
+                _numbers(stations, stations.x, path, what=f"x coordinate ({x!r})"),
+                _numbers(stations, stations.y, path, what=f"y coordinate ({y!r})"),
+                _numbers(stations, z_cells, path, what=f"z elevation ({z!r})"),
+            ]
+        )  # (s, 3)
+    out = np.empty((len(md), 3))  # (n, 3): x, y, z
     for well in dict.fromkeys(samples.ids):
         rows = [i for i, w in enumerate(samples.ids) if w == well]
         own = np.flatnonzero(station_ids == well)  # this well's stations, in file order
@@ -382,7 +410,7 @@ def _along_trajectories(
             raise InputError(
                 f"Trajectory file {path} has {own.size} station(s) for well {well!r} "
                 f"(samples at {_listing([samples.where[i] for i in rows])}); a trajectory needs "
-                "at least two (md, x, y, z) stations. Add them, or check the well ids."
+                "at least two stations. Add them, or check the well ids."
             )
         if np.any(np.diff(smd[own]) <= 0):
             raise InputError(
@@ -399,9 +427,57 @@ def _along_trajectories(
                 f"stations (md {lo:g} to {hi:g} in {path}): {listed}. Extend the trajectory "
                 "to cover them, or remove these samples."
             )
-        for axis, coords in enumerate((sx, sy, sz)):
-            out[axis, rows] = np.interp(md[rows], smd[own], coords[own])
-    return out[0], out[1], out[2]
+        if survey:
+            out[rows] = minimum_curvature(smd[own], inc[own], azi[own], start[own[0]], md[rows])
+        else:
+            for axis in range(3):
+                out[rows, axis] = np.interp(md[rows], smd[own], xyz[own, axis])
+    return out[:, 0], out[:, 1], out[:, 2]
+
+
+def minimum_curvature(
+    md: np.ndarray, inc: np.ndarray, azi: np.ndarray, start: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """Positions ``(q, 3)`` (x, y, z up) at measured depths ``at`` along a deviation survey.
+
+    Minimum curvature: between two stations the path is the circular arc tangent to both
+    stations' directions (ratio factor ``2 / β · tan(β / 2)`` for a dogleg ``β``); a point
+    inside an interval lies on that arc, its direction turned by the share of ``β`` its md
+    covers. Directions: inclination ``inc`` degrees from vertical (0: straight down),
+    azimuth ``azi`` degrees clockwise from grid north (+y).
+
+    Parameters
+    ----------
+    md, inc, azi : numpy.ndarray, (s,)
+        Stations, md strictly increasing.
+    start : numpy.ndarray, (3,)
+        Position of the first station.
+    at : numpy.ndarray, (q,)
+        Measured depths within ``[md[0], md[-1]]``.
+    """
+    i, a = np.radians(inc), np.radians(azi)
+    t = np.column_stack([np.sin(i) * np.sin(a), np.sin(i) * np.cos(a), -np.cos(i)])  # (s, 3)
+
+    def step(t1: np.ndarray, t2: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Displacements ``(k, 3)`` along arcs from directions t1 to t2 (each (k, 3))."""
+        beta = np.arccos(np.clip(np.sum(t1 * t2, axis=1), -1.0, 1.0))  # (k,)
+        small = beta < 1e-9
+        ratio = np.where(small, 1.0, 2.0 / np.where(small, 1.0, beta) * np.tan(beta / 2))
+        return (length * ratio / 2)[:, None] * (t1 + t2)
+
+    positions = start + np.concatenate(
+        [np.zeros((1, 3)), np.cumsum(step(t[:-1], t[1:], np.diff(md)), axis=0)]
+    )  # (s, 3) station positions
+    k = np.clip(np.searchsorted(md, at, side="right") - 1, 0, len(md) - 2)  # (q,) interval
+    t1, t2 = t[k], t[k + 1]  # (q, 3)
+    f = (at - md[k]) / (md[k + 1] - md[k])  # (q,) share of the interval's md
+    beta = np.arccos(np.clip(np.sum(t1 * t2, axis=1), -1.0, 1.0))  # (q,)
+    sin_b = np.sin(beta)
+    straight = sin_b < 1e-9
+    w1 = np.where(straight, 1 - f, np.sin((1 - f) * beta) / np.where(straight, 1.0, sin_b))
+    w2 = np.where(straight, f, np.sin(f * beta) / np.where(straight, 1.0, sin_b))
+    tm = w1[:, None] * t1 + w2[:, None] * t2  # (q, 3) direction at the point (slerp)
+    return positions[k] + step(t1, tm, at - md[k])
 
 
 def _placement(grid: Grid3D, layers: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list[str]:
