@@ -7,11 +7,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class Background:
-    """Runs calls on one background thread, in the order given.
+    """Runs calls on ``threads`` background threads (one: in the order given).
 
     At most ``depth`` calls wait, so the memory they hold is bounded; the caller waits only
-    when the thread falls that far behind. A call that failed raises its error at a later
-    ``submit`` or when the ``with`` block ends (which waits for every call).
+    when the threads fall that far behind. A call that failed raises its error at a later
+    ``submit`` or when the ``with`` block ends (which waits for every call). With several
+    threads the calls must not depend on each other (e.g. writes of disjoint realizations).
 
     Examples
     --------
@@ -20,9 +21,9 @@ class Background:
     ...         bg.submit(write_region, store, start, fields)
     """
 
-    def __init__(self, depth: int = 2):
-        self.depth = depth
-        self.pool = ThreadPoolExecutor(1)
+    def __init__(self, depth: int = 2, threads: int = 1):
+        self.depth = max(depth, threads)
+        self.pool = ThreadPoolExecutor(threads)
         self.pending: deque[Future] = deque()
 
     def submit(self, fn, *args) -> None:

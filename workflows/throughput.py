@@ -17,7 +17,8 @@ For each trained model (the benchmark's Gaussian model and the channel sample mo
   ensemble store the way ``geocgan simulate`` writes them (``EnsembleStore``, ``write_region``
   on a background thread; ``zarr_writer_busy``: the share of that time the writer worked),
   and ``bytes``: the store's bytes per realization on disk (facies: also ``bytes_float32``,
-  the float32 codes facies were stored as before);
+  the float32 codes facies were stored as before); on a GPU also ``zarr_4writers``, with four
+  writer threads;
 - ``bf16``: at 128², the effect of bfloat16 generation on honoring (the well match or MSE,
   and the share of pixels that differ from float32).
 
@@ -197,9 +198,10 @@ def store_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def zarr_rate(model, model_name: str, cons, n: int, skeletons, codes) -> dict:
+def zarr_rate(model, model_name: str, cons, n: int, skeletons, codes, writers: int = 1) -> dict:
     """Realizations/s generated and written into a local store, as ``geocgan simulate``
-    writes them (a background writer thread), and the bytes per realization."""
+    writes them (a background writer thread; or ``writers`` of them), and the bytes per
+    realization."""
     from geocgan.io.ensemble import write_region
 
     canvas = model.canvas(*cons.shape)
@@ -216,7 +218,7 @@ def zarr_rate(model, model_name: str, cons, n: int, skeletons, codes) -> dict:
         store = make_store(Path(tmp) / "s.zarr", size, n, skeleton, codes)
         empty = store_bytes(store)
         t = time.perf_counter()
-        with Background() as bg:
+        with Background(threads=writers) as bg:
             for idx, fields in generate_batches(model, canvas.place(cons), range(n)):
                 bg.submit(write, store, int(idx[0]), canvas.crop(fields))
         seconds = time.perf_counter() - t
@@ -301,6 +303,7 @@ def train_rate(dev, batch: int, steps: int, size: int = 64) -> float:
 def markdown(res: dict) -> str:
     keys = ["model", "size", "batch", "gen", "gen_bf16", "noise", "noise_torch", "sim"]
     keys += ["sim_bf16", "sim_torch", "sim/gen", "mem_mb", "zarr", "zarr_writer_busy"]
+    keys += ["zarr_4writers"]
     keys += ["bytes", "bytes_float32"]
     rows = res["rows"]
     keys = [k for k in keys if any(k in r for r in rows)]
@@ -416,6 +419,9 @@ def main() -> None:
                 if b == "auto" and stores:
                     z = zarr_rate(model, name, cons, N_ZARR[size][col], a.skeletons, codes)
                     row.update(zarr=z["per_s"], zarr_writer_busy=z["writer_busy"], bytes=z["bytes"])
+                    if gpu:  # would more writer threads keep up? (disjoint realizations)
+                        z4 = zarr_rate(model, name, cons, N_ZARR[size][0], a.skeletons, codes, 4)
+                        row["zarr_4writers"] = z4["per_s"]
                     if codes:
                         f = zarr_rate(model, name, cons, 64, a.skeletons, None)
                         row["bytes_float32"] = f["bytes"]
