@@ -70,7 +70,7 @@ MODELS = {
 TRAIN_CONFIG = {"arch": "fcn", "ngf": 12, "ndf": 16, "d_layers": 4, "nz": 16}
 # realizations per timed call: (GPU, CPU) by grid side
 N_CALL = {64: (32768, 64), 128: (16384, 16), 256: (4096, 4), 512: (1024, 2)}
-N_ZARR = {64: (32768, 128), 128: (16384, 32), 256: (4096, 8), 512: (1024, 2)}
+N_ZARR = {64: (16384, 128), 128: (8192, 32), 256: (2048, 8), 512: (512, 2)}
 
 
 def sync(dev: torch.device) -> None:
