@@ -21,10 +21,10 @@ draws nothing at random. Random draws inside ``train_step`` (the well masks and 
 GAN) come on each process from its own generator (and torch's global one), seeded by
 ``(seed, epoch, RANK_STREAM, rank)``, so that the slices do not share noise: a run on ``W > 1`` processes is then another,
 equally valid, random sequence than the one-process run (with ``W = 1`` it is the
-one-process run itself). Statistics over the batch (a moment loss, BatchNorm) see the slice;
-geocgan's nets hold no BatchNorm (PixelNorm and spectral norm work per example and per
-weight). Spectral norm's power-iteration vectors depend on the weights only, so they stay
-equal too.
+one-process run itself). Statistics over the batch (a moment loss) see the slice. BatchNorm
+layers become ``SyncBatchNorm`` on GPUs (statistics of the global batch); on CPUs (gloo) they
+normalise by the slice's statistics. The model's buffers (running statistics, spectral norm's
+power-iteration vectors) are rank 0's after every step, as DDP's ``broadcast_buffers``.
 
 Checkpoints: written by rank 0 only; they hold one model, not one per process, so a run
 resumes on any number of processes (every process must read the checkpoint: a shared
@@ -47,6 +47,20 @@ from geocgan.models.base import Batch
 from geocgan.seeds import derive_seed, torch_generator
 
 RANK_STREAM = 2**31 - 4  # seed stream of the per-process draws inside train_step
+
+
+def _broadcast(flat: torch.Tensor) -> None:
+    dist.broadcast(flat, src=0)
+
+
+def _flat_collective(tensors: list[torch.Tensor], fn) -> None:
+    """Apply the collective ``fn`` to ``tensors`` through one flat buffer per dtype."""
+    for dtype in {t.dtype for t in tensors}:
+        same = [t for t in tensors if t.dtype == dtype]
+        flat = torch.cat([t.detach().reshape(-1) for t in same])
+        fn(flat)
+        for t, part in zip(same, flat.split([t.numel() for t in same]), strict=True):
+            t.data.copy_(part.view_as(t))
 
 
 @dataclass(frozen=True)
@@ -102,23 +116,25 @@ class DataParallel:
 
     def __init__(self, model: torch.nn.Module, group: Group):
         self.group = group
+        if group.device.type == "cuda":  # batch statistics over the global batch (NCCL only)
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same parameters, in place
+        self.buffers = list(model.buffers())
         with torch.no_grad():
-            for t in [*model.parameters(), *model.buffers()]:
-                dist.broadcast(t.data, src=0)
+            _flat_collective([*model.parameters(), *self.buffers], _broadcast)
         self._hooks = [
             opt.register_step_pre_hook(self._average_gradients) for opt in model.optimizers.values()
         ]
 
     def _average_gradients(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
-        """Replace the gradients of ``optimizer``'s parameters by their mean over processes."""
+        """Replace the gradients of ``optimizer``'s parameters by their mean over processes,
+        and the model's buffers (running statistics) by rank 0's, as DDP does."""
         grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        for dtype in {g.dtype for g in grads}:  # one flat buffer per dtype
-            same = [g for g in grads if g.dtype == dtype]
-            flat = torch.cat([g.reshape(-1) for g in same])
-            dist.all_reduce(flat)
-            flat /= self.group.world_size
-            for g, part in zip(same, flat.split([g.numel() for g in same]), strict=True):
-                g.copy_(part.view_as(g))
+        _flat_collective(grads, self._mean)
+        _flat_collective(self.buffers, _broadcast)
+
+    def _mean(self, flat: torch.Tensor) -> None:
+        dist.all_reduce(flat)
+        flat /= self.group.world_size
 
     def shard(self, batch: Batch) -> Batch:
         """This process's slice of a global ``Batch`` of ``B`` items (every part, labels

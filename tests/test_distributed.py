@@ -16,7 +16,9 @@ from torch import nn
 
 from geocgan.checkpoint import load_model
 from geocgan.constraints import FieldSpec
+from geocgan.distributed import DataParallel
 from geocgan.models import MODELS, GANModel, build_model
+from geocgan.models.base import Batch
 from geocgan.train import FieldArray, TrainConfig, Trainer
 
 CONFIG = TrainConfig(epochs=2, batch_size=4, steps_per_epoch=3, seed=5, device="cpu", val_size=2)
@@ -93,6 +95,17 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
     trainer = train(Path(out) / "ddp.safetensors", CONFIG.epochs, distributed=True)
     save_file(trainer.model.state_dict(), f"{out}/rank{rank}.safetensors")
+    # BatchNorm on CPUs: each slice normalises by its own statistics, the running ones
+    # follow rank 0 after every step
+    bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    bn.optimizers = {"all": torch.optim.SGD(bn.parameters(), lr=0.1)}
+    ddp = DataParallel(bn, trainer.group)
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(1))
+    for _ in range(2):
+        bn.optimizers["all"].zero_grad()
+        bn(ddp.shard(Batch(x)).x).square().mean().backward()
+        bn.optimizers["all"].step()
+    save_file(dict(bn.state_dict()), f"{out}/bn{rank}.safetensors")
     dist.destroy_process_group()
 
 
@@ -111,6 +124,9 @@ def test_two_processes_train_as_one_and_resume_on_one(tmp_path):
         assert torch.equal(ranks[0][k], ranks[1][k]), k  # the copies stay identical
         torch.testing.assert_close(ranks[0][k], v, rtol=1e-5, atol=1e-6)
         assert not torch.equal(v, start[k])  # and they trained
+    bn = [load_file(str(tmp_path / f"bn{r}.safetensors")) for r in range(2)]
+    for k in bn[0]:
+        assert torch.equal(bn[0][k], bn[1][k]), k  # running statistics are rank 0's
     rows = [json.loads(r) for r in (tmp_path / "ddp.jsonl").read_text().splitlines()]
     assert [r["processes"] for r in rows] == [2, 2]
 
