@@ -411,7 +411,8 @@ def train(
                 f"{out} exists; pass --resume to continue it or --overwrite to start again"
             )
         # the options above, for the models whose config has them: config key -> (parameter,
-        # value); one given for a model without that setting is an error, not ignored
+        # value); one given for a model without that setting is an error, not ignored. Their
+        # defaults are the pixel-constrained cGAN's: other models keep their own unless given.
         options = {
             "arch": ("arch", arch.value),
             "lam": ("lam", lam),
@@ -433,9 +434,9 @@ def train(
         }
         config: dict = {}
         for key, (param, value) in options.items():
-            if key in known:
+            if key in known and (_given(ctx, param) or cls.condition == "constraints"):
                 config[key] = value
-            elif _given(ctx, param):
+            elif key not in known and _given(ctx, param):
                 flag = next(o for p in ctx.command.params if p.name == param for o in p.opts)
                 raise InputError(
                     f"{flag} is not a setting of model {model_name!r}; its settings are "

@@ -10,6 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from geocgan.checkpoint import load_model
 from geocgan.cli import app
 from geocgan.errors import GridError, InputError
 from geocgan.models import MODELS, build_model
@@ -223,6 +224,22 @@ def test_geocgan_train_and_sample_each_model(name, tiny_npz, tmp_path):
     with np.load(tmp_path / "s.npz") as z:
         assert z["images"].shape == (4, 8, 8)
         assert z["images"].min() >= 0 and z["images"].max() <= 255
+
+
+def test_cli_options_not_given_leave_the_model_defaults(tiny_npz, tmp_path):
+    """--ngf/--lr default to the pixel cGAN's values; a class model keeps its own unless given."""
+    out = tmp_path / "m.safetensors"
+    base = ["train", str(tiny_npz), "--model", "cgan", "--out", str(out), "--epochs", "1"]
+    base += ["--steps-per-epoch", "1", "--batch-size", "4", "--device", "cpu", "--quiet"]
+    base += ["--set", "size=8", "--set", "n_classes=3"]
+    assert CliRunner().invoke(app, base).exit_code == 0
+    cfg = load_model(out)[1]["config"]
+    assert (cfg["ngf"], cfg["ndf"], cfg["lr_g"]) == (256, 256, 2e-4)  # CGANConfig's
+    assert (
+        CliRunner().invoke(app, [*base, "--overwrite", "--ngf", "8", "--lr", "1e-3"]).exit_code == 0
+    )
+    cfg = load_model(out)[1]["config"]
+    assert (cfg["ngf"], cfg["ndf"], cfg["lr_g"], cfg["lr_d"]) == (8, 256, 1e-3, 1e-3)
 
 
 def test_geocgan_train_says_what_a_class_model_needs(tmp_path):
