@@ -16,6 +16,7 @@ from geocgan.metrics.classes import (
     gan_test_accuracy,
     inception_score,
     intra_class_diversity,
+    normalized_mutual_information,
 )
 from geocgan.metrics.fid import ClassifierConfig, SmallClassifier
 
@@ -93,3 +94,18 @@ def test_bad_labels_are_refused():
         class_fid(f, [0, 1, 2], f, [0, 1, 1], 2)
     with pytest.raises(InputError, match="give 3 labels"):
         intra_class_diversity(f, [0, 1], 2)
+
+
+def test_normalized_mutual_information_known_answers():
+    a = np.arange(1000) % 5
+    assert normalized_mutual_information(a, a) == pytest.approx(1.0)
+    assert normalized_mutual_information(a, (a * 3 + 1) % 5) == pytest.approx(1.0)  # renamed
+    b = np.arange(1000) // 200  # each value of b meets every value of a equally often
+    assert normalized_mutual_information(a, b) == pytest.approx(0.0, abs=1e-12)
+    assert normalized_mutual_information(a, np.zeros(1000, int)) == 0.0
+    # classes 3 and 4 merged: b is a function of a, so I(a; b) = H(b)
+    merged = np.minimum(a, 3)
+    h_b = -(3 * 0.2 * np.log(0.2) + 0.4 * np.log(0.4))
+    assert normalized_mutual_information(a, merged) == pytest.approx(h_b / np.sqrt(np.log(5) * h_b))
+    with pytest.raises(InputError, match="two labellings"):
+        normalized_mutual_information(a, a[:10])

@@ -11,6 +11,8 @@ images as ``fid.to_float`` takes them (uint8 0-255, or floats in ``[-1, 1]``):
   made for (Shmelkov et al. 2018); on real data, the classifier's own accuracy.
 - ``frechet`` / ``class_fid``: FID on the classifier's features, of all images and per class.
 - ``intra_class_diversity``: the mean pairwise feature distance within each class.
+- ``normalized_mutual_information``: how far one labelling of the images (e.g. InfoGAN's
+  categorical code) tells another (the classifier's classes), 0 (independent) to 1.
 - ``fid_references``: the values that make an FID readable: real against other real images
   of the same size (the floor) and blank images against real ones.
 
@@ -137,6 +139,26 @@ def class_scores(
     out["diversity"], out["diversity_real"] = float(np.nanmean(div)), float(np.nanmean(div_real))
     out["diversity_ratio"] = out["diversity"] / out["diversity_real"]
     return out
+
+
+def normalized_mutual_information(a, b) -> float:
+    """``I(a; b) / sqrt(H(a) H(b))`` of two labellings ``(N,)`` of the same items (integers
+    from 0), from their contingency table: 1 when each determines the other (whatever the
+    label names), 0 when independent; 0 when either is constant."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    if a.shape != b.shape or a.ndim != 1 or not len(a) or min(a.min(), b.min()) < 0:
+        raise InputError(
+            f"two labellings of the same items: give two (N,) arrays of labels from 0, got "
+            f"shapes {a.shape} and {b.shape}"
+        )
+    joint = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(joint, (a, b), 1)
+    p = joint / len(a)  # (Ka, Kb)
+    pa, pb = p.sum(1), p.sum(0)
+    nz = p > 0
+    mi = float((p[nz] * np.log(p[nz] / np.outer(pa, pb)[nz])).sum())
+    ha, hb = (float(-(q[q > 0] * np.log(q[q > 0])).sum()) for q in (pa, pb))
+    return mi / np.sqrt(ha * hb) if ha > 0 and hb > 0 else 0.0
 
 
 def fid_references(classifier, real_a, real_b, n: int, blank_value: float = -1.0) -> dict:
