@@ -16,8 +16,10 @@ What it does (one torch thread, CPU; about 10-15 minutes of CPU on the 2-core ma
    then measures (a) calibration: the ensemble's facies frequency against the input
    probability, for soft maps made from held-out images (their indicators smoothed with a
    Gaussian of 4 px), without wells, and the slope of that line (1: calibrated, 0: the map
-   is ignored); (b) requested against achieved channel proportion (0.1 ... 0.5, no wells,
-   no soft map): slope and offset of the line.
+   is ignored), and the same line for the held-out images themselves (what a perfect
+   conditional sampler would follow); (b) requested against achieved channel proportion
+   (0.1 ... 0.5): slope and offset of the line, alone, with wells (0.5 % of the pixels of an
+   image of that proportion) and with wells and that image's soft map.
 
 3. **DeeSse 3D** (geone): the same grid and wells, one training volume as training image,
    one thread: time per realization, honoring, proportion (``--deesse-n``, 2 by default).
@@ -317,6 +319,9 @@ def study_soft(args) -> dict:
         all_soft.append(soft)
     # calibration pooled over maps: frequency per cell and facies against probability
     cal = calibration(np.stack(all_real, 1), np.stack(all_soft, 1), SPEC.codes)  # (n, maps, ...)
+    # the held-out images against their own maps: a smoothed indicator is not the probability
+    # of the facies given the map, so a perfect conditional sampler follows this line, not 1:1
+    truth_line = calibration(held[None], np.stack(all_soft, 1), SPEC.codes)
     requested = [0.1, 0.2, 0.3, 0.4, 0.5]
     achieved = []
     for p in requested:
@@ -324,22 +329,49 @@ def study_soft(args) -> dict:
         real = np.concatenate([f for _, f in generate_batches(model, cond, range(args.n), seed=7)])
         achieved.append(round(float(real.mean()), 4))
     line = proportion_line(requested, achieved)
-    plot_curves(args.out, cal, requested, achieved, line)
+    combined = {"wells": [], "wells_and_soft": []}
+    for k, p in enumerate(requested):
+        truth = channel_field((64, 64), proportion=p, width=5.0, seed=20_000 + k)
+        g = torch.Generator().manual_seed(k)
+        mask = random_masks(1, (64, 64), density=0.005, generator=g)[0, 0].numpy()
+        wells = Constraints(np.where(mask, truth, np.nan), mask)
+        soft = smooth(SPEC.encode(torch.as_tensor(truth)[None].float()), 4.0)[0].numpy()
+        soft = soft / soft.sum(0, keepdims=True)
+        for key, given in (("wells", {}), ("wells_and_soft", {"soft_map": soft})):
+            cond = condition_maps(
+                SPEC, (64, 64), soft=True, proportion=True, constraints=wells, target=p, **given
+            )
+            real = np.concatenate(
+                [f for _, f in generate_batches(model, cond, range(args.n), seed=7)]
+            )
+            combined[key].append(round(float(real.mean()), 4))
+    plot_curves(args.out, cal, truth_line, requested, achieved, line)
     return {
         "train_steps": args.steps_2d,
         "train_images": args.images,
         "train_cpu_s": round(train_cpu, 1),
         "last_losses": last,
         "calibration": {**cal, "maps": args.maps, "realizations_per_map": args.n, "sigma": 4.0},
+        "calibration_of_the_truth": truth_line,
         "proportion": {"requested": requested, "achieved": achieved, **line},
+        "proportion_combined": {
+            key: {"achieved": got, **proportion_line(requested, got)}
+            for key, got in combined.items()
+        },
     }
 
 
-def plot_curves(out: Path, cal: dict, requested, achieved, line: dict) -> None:
+def plot_curves(out: Path, cal: dict, truth: dict, requested, achieved, line: dict) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
     p = [c["p"] for c in cal["curve"]]
     a.plot([0, 1], [0, 1], "k:", label="calibrated")
-    a.plot(p, [c["freq"] for c in cal["curve"]], "o-", label=f"slope {cal['slope']:.2f}")
+    a.plot(p, [c["freq"] for c in cal["curve"]], "o-", label=f"ensemble, slope {cal['slope']:.2f}")
+    a.plot(
+        [c["p"] for c in truth["curve"]],
+        [c["freq"] for c in truth["curve"]],
+        "s--",
+        label=f"the images the maps came from, slope {truth['slope']:.2f}",
+    )
     a.set(xlabel="input probability", ylabel="ensemble frequency", title="soft-map calibration")
     a.legend()
     b.plot([0, 0.6], [0, 0.6], "k:")
