@@ -261,3 +261,10 @@ def test_deviation_survey_places_samples_by_minimum_curvature(tmp_path, grid):
     bad = write(tmp_path, "bad.csv", "well_id,md,inc,azi,x,y,z\nS,0,0,90,5,,0\nS,100,90,90,,,\n")
     with pytest.raises(InputError, match=r"missing or NaN tie-in y \('y'\) at line 2 \(well S\)"):
         read_wells_3d(path, grid, md="md", trajectory=bad, value="facies", categorical=True)
+
+
+def test_deviation_survey_in_degrees_is_refused(tmp_path, grid):
+    traj = write(tmp_path, "s.csv", "well_id,md,inc,azi,x,y,z\nS,0,0,0,2.9,0.1,0\nS,10,0,0,,,\n")
+    path = write(tmp_path, "w.csv", "well_id,md,value\nS,5,1\n")
+    with pytest.raises(InputError, match="needs a projected CRS in the units of md"):
+        read_wells_3d(path, grid, md="md", trajectory=traj, crs="EPSG:4326")

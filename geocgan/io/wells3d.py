@@ -12,7 +12,8 @@ A well file has one row per log sample, located in one of three ways:
   ``well_id, md, x, y, z`` (elevation), between which a sample is placed **linearly in md**,
   or as a deviation survey ``well_id, md, inc, azi`` (inclination from vertical, azimuth
   clockwise from grid north, degrees) with the tie-in ``x, y, z`` on each well's first
-  station, followed by **minimum curvature** (:func:`minimum_curvature`).
+  station, followed by **minimum curvature** (:func:`minimum_curvature`) in the wells' CRS,
+  which must then be projected, in the units of md.
 
 Plan coordinates follow the 2-D rules of :mod:`geocgan.io.wells` (``crs=`` / ``--wells-crs``,
 GeoJSON ``"crs"`` member, reprojection with pyproj); elevations and depths are taken in the
@@ -199,6 +200,13 @@ def read_wells_3d(
 
     source_crs = _source_crs(table, path, crs, grid.plan, is_csv=suffix in _CSV_SUFFIXES)
     if mode == "md":
+        if source_crs.is_geographic and all(c in _header(Path(trajectory)) for c in SURVEY):
+            raise InputError(
+                f"Trajectory file {trajectory} is a deviation survey (inc, azi) but its "
+                f"coordinates are read as {source_crs.to_string()}, in degrees: minimum "
+                "curvature needs a projected CRS in the units of md. Give the tie-in points in "
+                "one (and its CRS with --wells-crs)."
+            )
         xs, ys, zs = _along_trajectories(
             table, height, path, Path(trajectory), (x, y, z or "z", md, well_id)
         )
