@@ -68,10 +68,18 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from geocgan import datasets  # noqa: E402
+from geocgan import (
+    datasets,  # noqa: E402
+    noise,  # noqa: E402
+)
 from geocgan.checkpoint import load_model  # noqa: E402
 from geocgan.devices import resolve_device  # noqa: E402
-from geocgan.metrics.classes import class_scores, fid_references  # noqa: E402
+from geocgan.metrics.classes import (  # noqa: E402
+    class_probabilities,
+    class_scores,
+    fid_references,
+    normalized_mutual_information,
+)
 from geocgan.metrics.fid import (  # noqa: E402
     embed,
     feature_stats,
@@ -81,7 +89,6 @@ from geocgan.metrics.fid import (  # noqa: E402
     train_classifier,
 )
 from geocgan.models import MODELS, build_model  # noqa: E402
-from geocgan.seeds import torch_generator  # noqa: E402
 from geocgan.simulate import sample  # noqa: E402
 from geocgan.train import BestEpoch, FieldArray, TrainConfig, Trainer  # noqa: E402
 
@@ -234,7 +241,21 @@ def score_run(best: Path, data, classifier, cfg, device, refs: dict) -> tuple[di
     xt, yt = data["test"]
     s = class_scores(classifier, xt, yt, fake, labels, N_CLASSES)
     s["collapsed"] = bool(s["fid"] > refs["blank"] / 2 or s["diversity_ratio"] < 0.2)
+    if model.name == "infogan" and model.config.cat_codes:
+        s["code_nmi"] = infogan_code_nmi(model, classifier, cfg.eval_n)
     return s, model
+
+
+def infogan_code_nmi(model, classifier, n: int) -> float:
+    """Normalized mutual information between InfoGAN's first categorical code (its values in
+    turn over ``n`` samples, the rest of the latent drawn) and the classifier's class of the
+    samples: 1 when the code picks the class, 0 when unrelated."""
+    k = model.config.cat_codes[0]
+    z = latent_draw(model, n, 5)
+    code = np.arange(n) % k
+    z[1] = torch.eye(k)[code]
+    pred = class_probabilities(classifier, gen(model, z, None)).argmax(1).numpy()
+    return normalized_mutual_information(code, pred)
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -247,16 +268,8 @@ def show(ax, img: torch.Tensor) -> None:
 
 
 def latent_draw(model, n: int, seed: int) -> list[torch.Tensor]:
-    g = torch_generator(seed, 99)
-    out = []
-    for p in model.latent():
-        if p.dist == "normal":
-            out.append(torch.randn((n, *p.shape), generator=g))
-        elif p.dist == "uniform":
-            out.append(torch.rand((n, *p.shape), generator=g) * 2 - 1)
-        else:
-            out.append(torch.eye(p.classes)[torch.randint(p.classes, (n,), generator=g)])
-    return out
+    """Latent parts of ``n`` realizations of ``seed`` (``geocgan.noise``), on the CPU."""
+    return noise.draw(model.latent(), seed, range(n))
 
 
 @torch.no_grad()
@@ -410,6 +423,15 @@ def summarise(runs: list[dict], refs: dict, clf_meta: dict, cfg: StudyConfig, ho
                 f"{ms([x['best_epoch'] for x in r], '{:.1f}')} | {ms([x['late_rise'] for x in r])} | "
                 f"{sum(x['collapsed'] for x in r)}/{len(r)} |"
             )
+        info = [x for x in rs if "code_nmi" in x and np.isfinite(x["code_nmi"])]
+        if info:
+            out += [
+                "",
+                f"InfoGAN, no labels: normalized mutual information between its first "
+                f"categorical code and the classifier's class of the samples "
+                f"{ms([x['code_nmi'] for x in info], '{:.3f}')} (1: the code picks the class, "
+                "0: unrelated).",
+            ]
         out += ["", *verdicts(rs, cfg.models), ""]
     return "\n".join(out)
 
