@@ -14,6 +14,7 @@ import torch
 
 from geocgan.errors import InputError
 from geocgan.models.base import Batch
+from geocgan.train import FieldArray
 
 
 def _stack(values, what: str, device) -> torch.Tensor:
@@ -23,54 +24,37 @@ def _stack(values, what: str, device) -> torch.Tensor:
     return t
 
 
-class PairedArray:
+class PairedArray(FieldArray):
     """Pairs of raw ``source`` ``(N, [Cs,] h, w)`` and target ``x`` ``(N, [C,] H, W)``
-    stacks; ``H = scale · h`` (super-resolution: ``scale`` = factor). An epoch is one pass."""
+    stacks; ``H = scale · h`` (super-resolution: ``scale`` = factor). An epoch is one pass
+    (``FieldArray``'s order and batches, each with its sources)."""
 
     provides = frozenset({"source"})
 
     def __init__(self, x, source, device="cpu", scale: int = 1):
-        self.x = _stack(x, "targets", device)
+        super().__init__(x, device)
         self.source = _stack(source, "sources", device)
-        if len(self.x) != len(self.source):
-            raise InputError(f"{len(self.x)} targets but {len(self.source)} sources: give pairs")
-        hs, ws = self.source.shape[-2:]
-        if tuple(self.x.shape[-2:]) != (scale * hs, scale * ws):
+        if len(self.fields) != len(self.source):
             raise InputError(
-                f"targets {tuple(self.x.shape[-2:])} and sources {(hs, ws)} are not aligned "
+                f"{len(self.fields)} targets but {len(self.source)} sources: give pairs"
+            )
+        hs, ws = self.source.shape[-2:]
+        if self.shape != (scale * hs, scale * ws):
+            raise InputError(
+                f"targets {self.shape} and sources {(hs, ws)} are not aligned "
                 f"(the targets must be {scale} times the sources' size)"
             )
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.x.shape[-2:])
-
-    def arrays(self) -> list[torch.Tensor]:
-        return [self.x]
 
     def input_arrays(self) -> list[torch.Tensor]:
         return [self.source]
 
     def to(self, device) -> PairedArray:
-        self.x, self.source = self.x.to(device), self.source.to(device)
+        super().to(device)
+        self.source = self.source.to(device)
         return self
 
-    def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
-        return steps_per_epoch or max(1, len(self.x) // batch_size)
-
     def _at(self, idx: torch.Tensor) -> Batch:
-        return Batch(self.x[idx], source=self.source[idx])
-
-    def batches(self, batch_size: int, steps: int, g: torch.Generator):
-        order = torch.randperm(len(self.x), generator=g, device=g.device)
-        for s in range(steps):
-            idx = order[
-                (s * batch_size + torch.arange(batch_size, device=order.device)) % len(order)
-            ]
-            yield self._at(idx)
-
-    def sample(self, n: int, g: torch.Generator) -> Batch:
-        return self._at(torch.randint(len(self.x), (n,), generator=g, device=g.device))
+        return Batch(self.fields[idx], source=self.source[idx])
 
 
 class PairedPatches:
@@ -202,7 +186,7 @@ def translation_data(
     ``paths`` the targets (CycleGAN: domain A), ``inputs`` their paired inputs (``--source``;
     super-resolution without them: the targets' block means) or domain B (``--other``)."""
     from geocgan.io.images import read_training_image
-    from geocgan.train import FieldArray, PatchSampler
+    from geocgan.train import PatchSampler
 
     paired = "source" in cls.needs
     part = "source" if paired else "other"

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from geocgan import noise
 from geocgan.errors import GridError, InputError, OutputExistsError
 from geocgan.files import atomic_path
+from geocgan.io.images import choose_variable
 from geocgan.models import GANModel
 from geocgan.simulate import require_condition
 
@@ -109,12 +110,7 @@ def _read_xarray(path: Path, variable: str | None) -> Raster:
         ds = xr.open_zarr(path, consolidated=None, decode_coords="all")
     else:
         ds = xr.open_dataset(path, decode_coords="all")
-    names = sorted(str(v) for v in ds.data_vars if ds[v].ndim >= 2)
-    if variable is None and len(names) != 1:
-        raise InputError(f"{path} holds variables {names}; choose one with --variable")
-    name = variable or names[0]
-    if name not in ds:
-        raise InputError(f"{path} has no variable {name!r}; it has {names}")
+    name = choose_variable(ds, path, variable)
     da = ds[name]
     if da.ndim not in (2, 3):
         raise InputError(f"{path}:{name} must be (y, x) or (band, y, x), got dims {da.dims}")

@@ -38,13 +38,7 @@ def read_training_image(path: str | Path, *, variable: str | None = None) -> np.
         import xarray as xr
 
         ds = xr.open_zarr(path, consolidated=None) if suffix == ".zarr" else xr.open_dataset(path)
-        names = sorted(str(v) for v in ds.data_vars if ds[v].ndim >= 2)
-        if variable is None and len(names) != 1:
-            raise InputError(f"{path} holds variables {names}; choose one with --variable")
-        name = variable or names[0]
-        if name not in ds:
-            raise InputError(f"{path} has no variable {name!r}; it has {names}")
-        arr = ds[name].squeeze().values
+        arr = ds[choose_variable(ds, path, variable)].squeeze().values
     else:
         raise InputError(
             f"training image {path}: unknown format {suffix!r}; use .tif, .nc, .zarr or .npy"
@@ -58,3 +52,15 @@ def read_training_image(path: str | Path, *, variable: str | None = None) -> np.
             "crop it to a complete rectangle"
         )
     return arr
+
+
+def choose_variable(ds, path, variable: str | None) -> str:
+    """The variable of dataset ``ds`` (read from ``path``) to use: ``variable``, or its only
+    variable of 2 or more dimensions; ``InputError`` naming the choices otherwise."""
+    names = sorted(str(v) for v in ds.data_vars if ds[v].ndim >= 2)
+    if variable is None and len(names) != 1:
+        raise InputError(f"{path} holds variables {names}; choose one with --variable")
+    name = variable or names[0]
+    if name not in ds:
+        raise InputError(f"{path} has no variable {name!r}; it has {names}")
+    return name

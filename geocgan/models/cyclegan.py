@@ -35,6 +35,7 @@ from geocgan.models.image_nets import (
     ImageTranslator,
     PatchGAN,
     ResnetGenerator,
+    adam_pair,
     gan_loss,
 )
 
@@ -172,13 +173,9 @@ class CycleGAN(ImageTranslator):
         self.min_train_side = max(self.multiple, self.D_A.min_side)
         self.identity = c.lam_identity > 0 and ca == cb
         self.direction = "BtoA"
-        betas = (c.beta1, 0.999)
         gen = [*self.G_AB.parameters(), *self.G_BA.parameters()]
         dis = [*self.D_A.parameters(), *self.D_B.parameters()]
-        self.optimizers = {
-            "G": torch.optim.Adam(gen, lr=c.lr, betas=betas),
-            "D": torch.optim.Adam(dis, lr=c.lr, betas=betas),
-        }
+        self.optimizers = adam_pair(gen, dis, c.lr, c.beta1)
         self._field = spec  # what describe() stores, whatever the orientation
 
     def describe(self) -> dict:

@@ -291,7 +291,16 @@ class PatchGAN(nn.Module):
         return (out, feats) if features else out
 
 
-# -- losses -----------------------------------------------------------------------------
+# -- losses and optimisers ------------------------------------------------------------------
+
+
+def adam_pair(g_params, d_params, lr: float, beta1: float) -> dict[str, torch.optim.Optimizer]:
+    """``{"G": ..., "D": ...}`` Adam optimisers with betas ``(beta1, 0.999)``."""
+    betas = (beta1, 0.999)
+    return {
+        "G": torch.optim.Adam(g_params, lr=lr, betas=betas),
+        "D": torch.optim.Adam(d_params, lr=lr, betas=betas),
+    }
 
 
 def gan_loss(logits: torch.Tensor, real: bool, kind: str = "bce") -> torch.Tensor:

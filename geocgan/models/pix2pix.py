@@ -23,7 +23,14 @@ import torch
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
 from geocgan.models.base import Batch, Latent
-from geocgan.models.image_nets import RECEPTIVE_FIELDS, ImageTranslator, PatchGAN, UNet, gan_loss
+from geocgan.models.image_nets import (
+    RECEPTIVE_FIELDS,
+    ImageTranslator,
+    PatchGAN,
+    UNet,
+    adam_pair,
+    gan_loss,
+)
 
 
 @dataclass
@@ -101,11 +108,9 @@ class Pix2Pix(ImageTranslator):
         self.D = PatchGAN(d_in, config.ndf, config.receptive_field, config.norm)
         self.multiple = self.G.multiple
         self.min_train_side = max(self.multiple, self.D.min_side)
-        betas = (config.beta1, 0.999)
-        self.optimizers = {
-            "G": torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=betas),
-        }
+        self.optimizers = adam_pair(
+            self.G.parameters(), self.D.parameters(), config.lr, config.beta1
+        )
 
     def latent(self, height: int, width: int) -> list[Latent]:
         """Uniform maps, one per dropout layer, for the input grid padded to ``multiple``."""

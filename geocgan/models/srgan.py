@@ -39,6 +39,7 @@ from geocgan.models.image_nets import (
     ImageTranslator,
     PatchGAN,
     SRGenerator,
+    adam_pair,
     gan_loss,
 )
 from geocgan.models.nets import pool_constraints
@@ -141,11 +142,7 @@ class SRGAN(ImageTranslator):
         )
         self.D = PatchGAN(spec.channels, c.ndf, c.receptive_field)
         self.min_train_side = self.D.min_side
-        betas = (c.beta1, 0.999)
-        self.optimizers = {
-            "G": torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=betas),
-        }
+        self.optimizers = adam_pair(self.G.parameters(), self.D.parameters(), c.lr, c.beta1)
 
     def latent(self, height: int, width: int) -> list[Latent]:
         """Gaussian noise ``(nz, h, w)`` at the coarse input's grid."""
