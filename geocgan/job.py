@@ -39,6 +39,7 @@ from geocgan.io.ensemble import (
     storage,
     stored_noise_scheme,
     write_geotiff_chunks,
+    write_geotiff_stack,
     write_summary_geotiff,
 )
 from geocgan.io.grid import Grid
@@ -50,6 +51,7 @@ from geocgan.noise import SCHEMES
 from geocgan.simulate import PRECISIONS, generate_batches, require_condition
 
 OUTPUTS = ("ensemble.zarr", "realizations.tif", "summary.tif", "honoring.json", "overview.png")
+FACIES_OUTPUTS = ("most_likely.tif",)  # facies models only
 
 
 @dataclass
@@ -131,6 +133,29 @@ def _generate_range(
     return stop - start
 
 
+def _write_most_likely(path: Path, grid: Grid, spec, summary: dict, n: int) -> bool:
+    """The most likely facies of each pixel over the ensemble (ties: the lower code), one band
+    of uint8 codes with a colour table, so that GIS tools show it as classes."""
+    from geocgan.plots import facies_colours
+
+    probs = np.stack(list(summary.values()))  # (K, H, W), in spec.codes order
+    codes = np.asarray(spec.codes)
+    if codes.min() < 0 or codes.max() > 254:
+        return False  # no uint8 palette for these codes; summary.tif holds the probabilities
+    mode = codes[np.argmax(probs, axis=0)].astype(np.uint8)[None]  # (1, H, W)
+    write_geotiff_stack(
+        path,
+        grid,
+        mode,
+        band_names=["most likely facies"],
+        tags={"n": n, "facies_codes": list(spec.codes), "what": "argmax of summary.tif"},
+        nodata=255,
+        colormap=facies_colours(list(spec.codes)),
+        overwrite=True,
+    )
+    return True
+
+
 def _runs(indices: list[int], size: int) -> list[tuple[int, int]]:
     """Contiguous [start, stop) runs of at most ``size`` covering ``indices`` (sorted)."""
     runs: list[tuple[int, int]] = []
@@ -175,7 +200,11 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
 
     store_path = out / "ensemble.zarr"
     foreign = (  # names a geocgan run (finished, killed or being replaced) never leaves
-        sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS and not is_partial(p.name))
+        sorted(
+            p.name
+            for p in out.iterdir()
+            if p.name not in OUTPUTS + FACIES_OUTPUTS and not is_partial(p.name)
+        )
         if out.exists()
         else []
     )
@@ -190,7 +219,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
                 f"{out} holds files geocgan did not write ({', '.join(foreign[:5])}); "
                 "--overwrite only replaces geocgan's outputs: choose a new or empty directory"
             )
-        for name_ in OUTPUTS:
+        for name_ in OUTPUTS + FACIES_OUTPUTS:
             p = out / name_
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -283,12 +312,17 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
         value_range=value_range,
     )
     write_summary_geotiff(out / "summary.tif", grid, summary, tags={"n": config.n}, overwrite=True)
+    outputs = OUTPUTS
+    if spec.kind == "categorical" and _write_most_likely(
+        out / "most_likely.tif", grid, spec, summary, config.n
+    ):
+        outputs = OUTPUTS + FACIES_OUTPUTS
     with atomic_path(out / "honoring.json") as tmp:
         tmp.write_text(dumps(report, indent=1))
     store.finalize()  # last: until here the store says the run is unfinished, and a rerun resumes
     return {
         "out": str(out),
-        "outputs": {k: str(out / k) for k in OUTPUTS},
+        "outputs": {k: str(out / k) for k in outputs},
         "n": config.n,
         "resumed_from": resumed,
         "n_wells": len(wells),

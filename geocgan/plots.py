@@ -25,6 +25,16 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def facies_colours(codes: list[int]) -> dict[int, tuple[int, int, int]]:
+    """One colour per facies code (tab10/tab20, in code order), as 0-255 RGB: the overview
+    PNG's classes and the colour table of the most-likely-facies GeoTIFF."""
+    table = plt.get_cmap("tab10" if len(codes) <= 10 else "tab20")(np.arange(len(codes)))
+    return {
+        int(c): tuple(int(round(255 * v)) for v in rgba[:3])
+        for c, rgba in zip(codes, table, strict=True)
+    }
+
+
 def _class_index(values: np.ndarray, codes: list[int]) -> np.ndarray:
     """Position of each value in the sorted ``codes``, NaN where it is none of them."""
     values = np.asarray(values, dtype=np.float64)

@@ -91,6 +91,14 @@ def test_cli_end_to_end_on_the_sample_data(tmp_path):
         assert p.descriptions == ("probability of facies 0", "probability of facies 1")
         probs = p.read()
         np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-6)
+    # the most likely facies: one band of uint8 codes with a colour table (classes in QGIS)
+    with rasterio.open(out / "most_likely.tif") as m:
+        assert m.count == 1 and m.dtypes[0] == "uint8" and m.nodata == 255
+        assert m.crs == s.crs and m.transform == s.transform
+        table = m.colormap(1)
+        assert table[0][:3] != table[1][:3]  # two facies, two colours
+        np.testing.assert_array_equal(m.read(1), np.argmax(probs, axis=0))
+    assert "most_likely.tif" in summary["outputs"]
     ds = open_ensemble(out / "ensemble.zarr")
     assert ds["facies"].dims == ("realization", "y", "x") and ds.sizes["realization"] == 4
     assert ds.rio.crs == rasterio.crs.CRS.from_epsg(32631)

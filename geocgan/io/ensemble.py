@@ -610,6 +610,7 @@ def write_geotiff_stack(
     band_tags: Sequence[Mapping[str, object]] | None = None,
     nodata: float | None = None,
     overwrite: bool = False,
+    colormap: Mapping[int, tuple[int, int, int]] | None = None,
 ) -> Path:
     """Write bands to a tiled, band-interleaved, DEFLATE-compressed GeoTIFF, atomically.
 
@@ -634,6 +635,9 @@ def write_geotiff_stack(
         Nodata value; default NaN for float data, none for integer data.
     overwrite : bool, default False
         Replace an existing file.
+    colormap : mapping of int to (r, g, b), optional
+        A colour table (one band of uint8 class codes only): code -> colour, so that QGIS and
+        GDAL show the band as classes (written as a palette image).
 
     Returns
     -------
@@ -663,6 +667,7 @@ def write_geotiff_stack(
         band_tags=band_tags,
         nodata=nodata,
         overwrite=overwrite,
+        colormap=colormap,
     )
 
 
@@ -678,6 +683,7 @@ def write_geotiff_chunks(
     band_tags: Sequence[Mapping[str, object]] | None = None,
     nodata: float | None = None,
     overwrite: bool = False,
+    colormap: Mapping[int, tuple[int, int, int]] | None = None,
 ) -> Path:
     """Write a GeoTIFF stack chunk by chunk: only one chunk of bands is in memory at a time.
 
@@ -697,7 +703,7 @@ def write_geotiff_chunks(
         Number of bands, >= 1.
     dtype : numpy dtype, default float32
         Band data type; chunks are cast to it.
-    band_names, tags, band_tags, nodata, overwrite
+    band_names, tags, band_tags, nodata, overwrite, colormap
         As in :func:`write_geotiff_stack`.
 
     Returns
@@ -720,6 +726,8 @@ def write_geotiff_chunks(
         raise ValueError(f"A GeoTIFF needs at least one band, got count={count}.")
     if len(band_names) != count or (band_tags is not None and len(band_tags) != count):
         raise ValueError(f"Need one band name (and band tag mapping) per band: {count} bands.")
+    if colormap is not None and (count != 1 or dtype != np.uint8):
+        raise ValueError("A colour table needs one band of uint8 codes.")
     _check_new_output(path, overwrite)
     is_float = np.issubdtype(dtype, np.floating)
     if nodata is None and is_float:
@@ -741,7 +749,8 @@ def write_geotiff_chunks(
         "compress": "deflate",
         "predictor": 3 if is_float else 2,
         "bigtiff": "if_safer",
-        "photometric": "MINISBLACK",  # never RGB, whatever the band count and dtype
+        # never RGB, whatever the band count and dtype; a palette for one band of classes
+        "photometric": "PALETTE" if colormap is not None else "MINISBLACK",
     }
     with atomic_path(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
@@ -761,6 +770,8 @@ def write_geotiff_chunks(
                 done += len(bands)
             if done != count:
                 raise ValueError(f"Only {done} of {count} bands were given.")
+            if colormap is not None:
+                dst.write_colormap(1, {int(k): tuple(v) + (255,) for k, v in colormap.items()})
             dst.update_tags(**{k: _tag_value(v) for k, v in (tags or {}).items()})
             for i, band_name in enumerate(band_names, start=1):
                 dst.set_band_description(i, band_name)
