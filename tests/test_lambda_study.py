@@ -104,7 +104,7 @@ def test_no_constraint_source_image_in_training(data_dir):
 
 def _tiny_data(seed: int = 0) -> StackData:
     g = torch.Generator().manual_seed(seed)
-    train = torch.rand(2, 64, 28, 28, generator=g) * 2 - 1  # (P, N, 28, 28)
+    train = torch.rand(2, 32, 28, 28, generator=g) * 2 - 1  # (P, N, 28, 28)
     source = torch.rand(2, 20, 28, 28, generator=g) * 2 - 1  # (P, S, 28, 28)
     return StackData(train, source)
 
@@ -124,7 +124,7 @@ def test_real_pairs_carry_their_own_constraints_and_g_gets_the_sources():
 
     stack.train_step = spy
     stack.train_epoch(data)
-    assert len(seen) == 64 // 16
+    assert len(seen) == 32 // 16
     for x, cond_real, cond_gen in seen:
         mask = cond_real[:, :, 1]  # (R, B, 28, 28)
         assert mask.sum((-1, -2)).eq(CFG.n_constrained).all() and CFG.n_constrained == 4
@@ -254,6 +254,13 @@ def test_tiny_study_end_to_end(tmp_path, data_dir):
     ls.main(argv)
     again = pd.read_csv(out / "runs.csv").drop(columns=["train_s", "wall_s", "date"])
     pd.testing.assert_frame_equal(first, again)
+    # --report rebuilds the summary and the figures from the folder alone
+    summary = (out / "summary.md").read_text()
+    (out / "summary.md").unlink()
+    (out / "samples_mnist_input.png").unlink()
+    ls.main([*argv, "--report"])
+    assert (out / "summary.md").read_text() == summary
+    assert (out / "samples_mnist_input.png").exists()
 
 
 def test_bad_options_say_what_to_do():

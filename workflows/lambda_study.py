@@ -501,19 +501,26 @@ def train_stack(
     bar = tqdm(total=cfg.epochs * steps, initial=stack.epoch * steps, unit="step",
                desc=f"{design}: {len(specs)} runs", disable=not progress, file=sys.stderr)  # fmt: skip
     while stack.epoch < cfg.epochs:
+        t_epoch, cpu_epoch = time.perf_counter(), time.process_time()
         losses = stack.train_epoch(stack_data, on_step=lambda: bar.update(1))
         val = score(stack, stack.g_params, val_maps, val_z, classifiers, val_refs)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        spent = {"epoch_wall_s": time.perf_counter() - t_epoch,  # the whole stack's epoch
+                 "epoch_cpu_s": time.process_time() - cpu_epoch}  # fmt: skip
         for i, (ds, s, seed) in enumerate(runs):
             log.append({"design": design, "dataset": ds, "setting": s.name, "seed": seed,
                         "epoch": stack.epoch, "val_mse": float(val["mse"][i]),
                         "val_fid": float(val["fid"][i]),
-                        **{k_: float(v[i]) for k_, v in losses.items()}})  # fmt: skip
+                        **{k_: float(v[i]) for k_, v in losses.items()}, **spent})  # fmt: skip
         save_file({k_: v.cpu().contiguous() for k_, v in stack.g_params.items()},
                   str(work / f"g-epoch{stack.epoch}.safetensors"))  # fmt: skip
         stack.save(ckpt)
         log_path.write_text(json.dumps(log))
     bar.close()
-    train_s = time.perf_counter() - t0
+    per_epoch = {row["epoch"]: row for row in log}  # every session's epochs
+    train_s = sum(row.get("epoch_wall_s", math.nan) for row in per_epoch.values())
+    train_cpu_s = sum(row.get("epoch_cpu_s", math.nan) for row in per_epoch.values())
     # the epochs each rule picks, then the test metrics there
     frame = pd.DataFrame(log)
     chosen = {rule: [] for rule in RULES}
@@ -547,7 +554,8 @@ def train_stack(
                     f"mse01_{rule}": float(r["mse"][i]) / 4, f"fid_{rule}": float(r["fid"][i]),
                     f"spread_{rule}": float(r["spread"][i]) / test_refs[p].spread,
                     f"blank_{rule}": blank, f"collapsed_{rule}": collapsed}  # fmt: skip
-        row |= {"stack_runs": len(runs), "train_s": round(train_s, 1), "wall_s": round(wall, 1)}
+        row |= {"stack_runs": len(runs), "train_s": round(train_s, 1),
+                "train_cpu_s": round(train_cpu_s, 1), "wall_s": round(wall, 1)}  # fmt: skip
         rows.append(row)
     shown = {(design, ds, s.name, seed): results["authors"]["samples"][i].numpy()
              for i, (ds, s, seed) in enumerate(runs)}  # fmt: skip
@@ -636,7 +644,8 @@ def plot_vs_lambda(runs: pd.DataFrame, metric: str, ylabel: str, path: Path) -> 
     """Median ``metric`` (authors' epoch rule) vs λ per dataset, seeds as dots, min-max band;
     λ = 0 and the unconditional GAN as horizontal lines."""
     dss = sorted(runs["dataset"].unique())
-    fig, axes = plt.subplots(1, len(dss), figsize=(5.6 * len(dss), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(dss), figsize=(6.2 * len(dss), 4.6), squeeze=False,
+                             layout="constrained")  # fmt: skip
     col = f"{metric}_authors"
     for ax, ds in zip(axes[0], dss, strict=True):
         sub = runs[runs["dataset"] == ds]
@@ -651,9 +660,10 @@ def plot_vs_lambda(runs: pd.DataFrame, metric: str, ylabel: str, path: Path) -> 
                 ref = g[g["setting"] == name][col]
                 if len(ref):
                     ax.axhline(ref.median(), color=color, ls=ls, lw=1.2, label=f"{design}: {name}")
-        ax.set(xscale="log", yscale="log", xlabel="λ", ylabel=ylabel, title=ds)
+        ax.set(xscale="log", yscale="log", xlabel="λ", title=ds)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel(ylabel)
     fig.suptitle("authors' epoch rule; median line, seeds as dots, band = min-max over seeds",
                  fontsize=9)  # fmt: skip
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -663,7 +673,8 @@ def plot_vs_lambda(runs: pd.DataFrame, metric: str, ylabel: str, path: Path) -> 
 def plot_mse_fid(runs: pd.DataFrame, floors: dict, path: Path) -> None:
     """Median MSE vs median FID per setting (authors' rule), seed sd as error bars."""
     dss = sorted(runs["dataset"].unique())
-    fig, axes = plt.subplots(1, len(dss), figsize=(5.6 * len(dss), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(dss), figsize=(6.2 * len(dss), 4.6), squeeze=False,
+                             layout="constrained")  # fmt: skip
     for ax, ds in zip(axes[0], dss, strict=True):
         table = summary_table(runs[runs["dataset"] == ds], "authors")
         for j, (design, t) in enumerate(table.groupby("design")):
@@ -678,10 +689,11 @@ def plot_mse_fid(runs: pd.DataFrame, floors: dict, path: Path) -> None:
                 ax.annotate(text, (r["fid"], r["mse"]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")  # fmt: skip
         ax.axvline(floors[ds]["floor"], color="k", ls=":", lw=1, label="FID real vs real")
-        ax.set(xscale="log", yscale="log", xlabel="test FID", title=ds,
-               ylabel="test MSE at constrained pixels ([-1, 1] units)")  # fmt: skip
+        ax.axvline(floors[ds]["blank"], color="k", ls="--", lw=1, label="FID of blank images")
+        ax.set(xscale="log", yscale="log", xlabel="test FID", title=ds)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("test MSE at constrained pixels ([-1, 1] units)")
     fig.suptitle("medians over seeds (authors' epoch rule); square: unconditional, "
                  "diamond: λ = 0; bars: sd over seeds", fontsize=9)  # fmt: skip
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -750,9 +762,16 @@ def write_summary(out: Path, runs: pd.DataFrame, floors: dict, meta: dict) -> No
         "# λ study (Ruffino et al. 2019) — written by `workflows/lambda_study.py`",
         "",
         f"- command: `{meta['command']}`",
-        f"- date {meta['date']}, device {meta['device']}, {meta['runs']} runs trained in "
-        f"{len(meta['stacks'])} stacks ({', '.join(f'{k}: {v:.0f} s' for k, v in meta['stacks'].items())}"
-        f" wall, training + scoring); total {meta['wall_s'] / 60:.1f} min wall, "
+        f"- date {meta['date']}, device {meta['device']}, {meta['runs']} runs in "
+        f"{len(meta['stacks'])} stacks; training with validation (all sessions, wall / CPU "
+        f"of this process): "
+        + ", ".join(
+            f"{d}: {g['train_s'].iloc[0]:.0f} s / {g['train_cpu_s'].iloc[0]:.0f} s"
+            for d, g in runs.groupby("design")
+        )
+        + f"; this session (training left + test scoring): "
+        f"{', '.join(f'{k}: {v:.0f} s' for k, v in meta['stacks'].items())}; "
+        f"total {meta['wall_s'] / 60:.1f} min wall, "
         f"{meta['cpu_s'] / 60:.1f} min CPU time of this process; 1-min load "
         f"{meta['load'][0]:.2f} → {meta['load'][1]:.2f}",
         f"- protocol: {meta['protocol']}",
@@ -776,14 +795,15 @@ def write_summary(out: Path, runs: pd.DataFrame, floors: dict, meta: dict) -> No
         lines += ["### The paper's claims (authors' epoch rule, all runs)", ""]
         for design, t in summary_table(sub, "authors").groupby("design"):
             lines += [f"- generator `{design}`:"] + [f"  - {v}" for v in verdicts(t)]
-        lines += ["", "### Targets (validation-MSE rule, median, [-1, 1] units)", ""]
-        for design, t in summary_table(sub, "valmse").groupby("design"):
-            for lam, target in ((10, 0.014), (1, 0.124)):
-                row = t[t["lambda"] == lam]
-                if len(row):
-                    v = row["mse"].iloc[0]
-                    lines.append(f"- `{design}`, λ = {lam}: {v:.4g} vs ≤ {target} — "
-                                 f"**{'met' if v <= target else 'missed'}**")  # fmt: skip
+        lines += ["", "### Targets (median test MSE, [-1, 1] units; the authors' figures)", ""]
+        for rule in RULES:
+            for design, t in summary_table(sub, rule).groupby("design"):
+                for lam, target in ((10, 0.014), (1, 0.124)):
+                    row = t[t["lambda"] == lam]
+                    if len(row):
+                        v = row["mse"].iloc[0]
+                        lines.append(f"- {rule} rule, `{design}`, λ = {lam}: {v:.4g} vs ≤ {target}"
+                                     f" — **{'met' if v <= target else 'missed'}**")  # fmt: skip
         lines.append("")
     (out / "summary.md").write_text("\n".join(lines))
 
@@ -811,6 +831,9 @@ def parse_args(argv: list[str] | None) -> tuple[StudyConfig, argparse.Namespace]
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1...")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--report", action="store_true", help="only rebuild summary.md and the "
+                   "figures of --out (or the mode's folder) from its runs.csv, meta.json and "
+                   "samples.npz")  # fmt: skip
     args = p.parse_args(argv)
     args.mode = "quick" if args.quick else "tiny" if args.tiny else "full"
     cfg = MODES[args.mode]
@@ -848,6 +871,9 @@ def main(argv: list[str] | None = None) -> Path:
     device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                    else f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)")  # fmt: skip
     out = Path(args.out) if args.out else RESULTS / args.mode
+    if args.report:
+        report(out)
+        return out
     work = Path(args.runs_dir) if args.runs_dir else ROOT / "runs" / "lambda_study" / args.mode
     clf_dir = Path(args.classifiers) if args.classifiers else RESULTS / "classifiers"
     out.mkdir(parents=True, exist_ok=True)
@@ -906,20 +932,41 @@ def main(argv: list[str] | None = None) -> Path:
             "classifiers": clf_meta, "sources": {d.name: d.source for d in data}}  # fmt: skip
     (out / "meta.json").write_text(json.dumps({**meta, "config": asdict(cfg), "floors": floors},
                                               indent=1, default=str))  # fmt: skip
-    write_summary(out, runs_frame, floors, meta)
-    plot_vs_lambda(runs_frame, "mse", "test MSE at constrained pixels ([-1, 1] units)",
-                   out / "mse_vs_lambda.png")  # fmt: skip
-    plot_vs_lambda(runs_frame, "fid", "test FID (classifier features)", out / "fid_vs_lambda.png")
-    plot_mse_fid(runs_frame, floors, out / "mse_vs_fid.png")
-    for d in data:
+    arrays = {"|".join(map(str, key)): v.astype(np.float16) for key, v in shown.items()}
+    for d in data:  # the first test maps, as scored (drawn on the CPU, see eval_maps)
         maps = eval_maps([d.test_source], N_SHOWN, cfg.stack.n_constrained, TEST_STREAM, cfg,
-                         torch.device("cpu"))[0].numpy()  # fmt: skip
-        for design in cfg.designs:
-            plot_samples(d.name, design, shown, maps, list(range(min(cfg.seeds, 3))),
-                         [s.name for s in settings if s.conditional or design == cfg.designs[0]],
-                         out / f"samples_{d.name}_{design}.png")  # fmt: skip
+                         torch.device("cpu"))[0]  # fmt: skip
+        arrays[f"maps|{d.name}"] = maps.numpy().astype(np.float16)
+    np.savez_compressed(out / "samples.npz", **arrays)
+    report(out)
     print(f"{len(rows)} runs in {(time.perf_counter() - t_start) / 60:.1f} min; results in {out}")
     return out
+
+
+def report(out: Path) -> None:
+    """Summary and figures from a results folder's ``runs.csv``, ``meta.json`` and (for the
+    sample grids) ``samples.npz``: rebuilds them without training, e.g. for GPU results."""
+    meta = json.loads((out / "meta.json").read_text())
+    runs = pd.read_csv(out / "runs.csv")
+    write_summary(out, runs, meta["floors"], meta)
+    plot_vs_lambda(runs, "mse", "test MSE at constrained pixels ([-1, 1] units)",
+                   out / "mse_vs_lambda.png")  # fmt: skip
+    plot_vs_lambda(runs, "fid", "test FID (classifier features)", out / "fid_vs_lambda.png")
+    plot_mse_fid(runs, meta["floors"], out / "mse_vs_fid.png")
+    if not (out / "samples.npz").exists():
+        return
+    with np.load(out / "samples.npz") as npz:
+        arrays = {k: npz[k].astype(np.float32) for k in npz.files}
+    shown = {}
+    for key, v in arrays.items():
+        if not key.startswith("maps|"):
+            design, ds, setting, seed = key.split("|")
+            shown[(design, ds, setting, int(seed))] = v
+    seeds = sorted(runs["seed"].unique())[:3]
+    for (ds, design), g in runs.groupby(["dataset", "design"]):
+        settings = sorted(g["setting"].unique(), key=setting_order)
+        plot_samples(ds, design, shown, arrays[f"maps|{ds}"], seeds, settings,
+                     out / f"samples_{ds}_{design}.png")  # fmt: skip
 
 
 if __name__ == "__main__":
