@@ -60,7 +60,9 @@ def test_either_noise_scheme_keeps_realization_i_whatever_the_batch(facies32, pr
     assert not np.allclose(runs["torch"][0], runs["philox"][0], atol=1e-2)
     if precision == "bfloat16":
         exact = simulate(m, c, 5, seed=3, noise_scheme="philox")
-        np.testing.assert_allclose(runs["philox"][0], exact, atol=0.1 * exact.std())
+        diff = runs["philox"][0] - exact  # bf16 rounding: small on the whole, a few % at worst
+        assert np.sqrt(np.mean(diff**2)) < 0.02 * exact.std()
+        assert np.abs(diff).max() < 0.3 * exact.std()
         assert not np.array_equal(runs["philox"][0], exact)
 
 
