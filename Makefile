@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint sample-data throughput lambda-quick benchmark benchmark-replicates benchmark-coverage clean
+.PHONY: setup demo test lint sample-data throughput lambda-quick benchmark benchmark-replicates benchmark-coverage volumes clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ sample-data: setup
 
 throughput: setup
 	OMP_NUM_THREADS=1 $(PY) workflows/throughput.py
+
+volumes: setup
+	OMP_NUM_THREADS=1 $(PY) workflows/volumes.py
 
 lambda-quick: setup
 	OMP_NUM_THREADS=1 $(PY) workflows/lambda_study.py --quick --threads 1
