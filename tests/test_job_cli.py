@@ -10,11 +10,11 @@ import rasterio
 import xarray as xr
 from typer.testing import CliRunner
 
+from geocgan.checkpoint import read_checkpoint, save_checkpoint
 from geocgan.cli import app
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
 from geocgan.io import ensemble as ens
-from geocgan.checkpoint import read_checkpoint, save_checkpoint
 from geocgan.io.ensemble import open_ensemble
 from geocgan.io.grid import Grid
 from geocgan.job import SimulateConfig, neighbourhood_majority, run_simulation
@@ -170,8 +170,8 @@ def test_dask_cluster_writes_the_same_ensemble(site, tmp_path, canvas):
     ensemble, and the one ``conditional_realizations`` makes."""
     from dask.distributed import LocalCluster
 
-    from geocgan.evaluate import WellPixels, conditional_realizations
     from geocgan.checkpoint import load_model
+    from geocgan.evaluate import WellPixels, conditional_realizations
 
     m = build_model(
         "pixel-cgan",

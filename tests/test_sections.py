@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
+from geocgan.checkpoint import save_checkpoint
 from geocgan.cli import app
 from geocgan.constraints import FieldSpec
-from geocgan.checkpoint import save_checkpoint
 from geocgan.io.grid import Grid
 from geocgan.models import build_model
 
