@@ -547,7 +547,12 @@ def _training_data(
     from geocgan.models.pixel_cgan import moment_target_of
 
     flip_axes = "" if flip == Flip.none else flip.value
-    images = [read_training_image(p, variable=variable) for p in paths]
+    if config.get("ndim", 2) == 3:  # training volumes (z, y, x): cubic windows of --patch
+        from geocgan.io.volume import read_training_volume
+
+        images = [read_training_volume(p, variable=variable) for p in paths]
+    else:
+        images = [read_training_image(p, variable=variable) for p in paths]
     spec = cls.field_spec(np.concatenate([im.ravel() for im in images]), kind.value)
     if config.get("lam_moments") and moment_target == MomentTarget.images:
         config["moment_target"] = moment_target_of(images, spec)

@@ -109,41 +109,63 @@ class FieldArray:
         return self._at(torch.randint(len(self.fields), (n,), generator=g, device=g.device))
 
 
-class PatchSampler:
-    """Random ``patch`` x ``patch`` windows from one or more training images (on the device).
+class RandomWindows:
+    """The epoch of a source of random windows: ``steps_per_epoch`` batches (default 100),
+    each ``sample(batch_size, g)``."""
 
-    ``flip`` mirrors each window at random, left-right (``"x"``), up-down (``"y"``) or both
+    def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
+        return steps_per_epoch or 100
+
+    def batches(self, batch_size: int, steps: int, g: torch.Generator):
+        for _ in range(steps):
+            yield self.sample(batch_size, g)
+
+
+class PatchSampler(RandomWindows):
+    """Random windows from one or more training images (2-D maps or sections) or training
+    volumes (3-D, ``(z, y, x)``), on the device.
+
+    ``patch``: the window's side (an int) or its shape, one side per dimension.
+    ``flip`` mirrors each window at random, left-right (``"x"``), along y (``"y"``) or both
     (``"xy"``), each with probability 1/2: two (``"xy"``: four) times the distinct windows of
     a small training image, without turning its structures (channels along x stay along x).
-    Leave it off where the mirrored geology is another geology: an up-down flip of a vertical
-    section puts fining-upward sequences upside down.
+    Volumes are never flipped along z (that would put stratigraphy upside down). Leave it off
+    where the mirrored geology is another geology: an up-down flip of a vertical section puts
+    fining-upward sequences upside down.
     """
+
+    provides = frozenset()
 
     def __init__(
         self,
         images: list[np.ndarray],
-        patch: int | tuple[int, int],
+        patch: int | tuple[int, ...],
         device="cpu",
         flip: str = "",
     ):
         if flip not in ("", "x", "y", "xy"):
             raise InputError(f"flip={flip!r}: use '', 'x', 'y' or 'xy'")
         self.flip = flip
-        self.patch = (patch, patch) if isinstance(patch, int) else tuple(patch)
         self.images = [
             torch.as_tensor(np.asarray(im, dtype=np.float32), device=device) for im in images
         ]
+        ndim = self.images[0].ndim if self.images else 2
+        self.patch = (patch,) * ndim if isinstance(patch, int) else tuple(patch)
+        side = "x".join(map(str, self.patch))
         for i, im in enumerate(self.images):
-            if im.ndim != 2 or im.shape[0] < self.patch[0] or im.shape[1] < self.patch[1]:
+            if im.ndim not in (2, 3) or im.ndim != len(self.patch):
                 raise InputError(
-                    f"training image {i} has shape {tuple(im.shape)}; it must be 2-D and at least "
-                    f"{self.patch[0]}x{self.patch[1]} (the patch size)"
+                    f"training image {i} has shape {tuple(im.shape)}; give 2-D images or 3-D "
+                    f"volumes, all of one kind, each at least {side} (the patch size)"
+                )
+            if any(n < p for n, p in zip(im.shape, self.patch, strict=True)):
+                raise InputError(
+                    f"training image {i} has shape {tuple(im.shape)}; it must be at least "
+                    f"{side} (the patch size)"
                 )
 
-    provides = frozenset()
-
     @property
-    def shape(self) -> tuple[int, int]:
+    def shape(self) -> tuple[int, ...]:
         return self.patch
 
     def arrays(self) -> list[torch.Tensor]:
@@ -153,32 +175,27 @@ class PatchSampler:
         self.images = [im.to(device) for im in self.images]
         return self
 
-    def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
-        return steps_per_epoch or 100
-
-    def batches(self, batch_size: int, steps: int, g: torch.Generator):
-        for _ in range(steps):
-            yield self.sample(batch_size, g)
-
     def sample(self, n: int, g: torch.Generator) -> Batch:
-        """``n`` random windows ``(n, ph, pw)``, as a ``Batch``."""
+        """``n`` random windows ``(n, *patch)``, as a ``Batch``."""
         return Batch(self.windows(n, g))
 
     def windows(self, n: int, g: torch.Generator) -> torch.Tensor:
-        ph, pw = self.patch
+        dims = len(self.patch)
+        axes = "zyx"[-dims:]  # the letter of each dimension
         dev = g.device
         which = torch.randint(len(self.images), (n,), generator=g, device=dev)
-        u = torch.rand(n, 2, generator=g, device=dev)
-        ar_r, ar_c = torch.arange(ph, device=dev), torch.arange(pw, device=dev)
-        if self.flip:  # per window, without a host sync: offsets run backwards when flipped
-            f = torch.rand(n, 2, generator=g, device=dev) < 0.5
-            f_r = f[:, 0:1] & ("y" in self.flip)
-            f_c = f[:, 1:2] & ("x" in self.flip)
-            off_r = torch.where(f_r, ph - 1 - ar_r, ar_r)[:, :, None]  # (n, ph, 1)
-            off_c = torch.where(f_c, pw - 1 - ar_c, ar_c)[:, None, :]  # (n, 1, pw)
-        else:
-            off_r, off_c = ar_r.expand(n, ph)[:, :, None], ar_c.expand(n, pw)[:, None, :]
-        out = torch.empty(n, ph, pw, device=self.images[0].device)
+        u = torch.rand(n, dims, generator=g, device=dev)
+        flips = torch.rand(n, dims, generator=g, device=dev) < 0.5 if self.flip else None
+        offsets = []  # per dimension: (n, 1.., p_d, ..1) offsets within the window
+        for d, (p, axis) in enumerate(zip(self.patch, axes, strict=True)):
+            ar = torch.arange(p, device=dev)
+            off = ar.expand(n, p)
+            if flips is not None and axis in self.flip:  # per window, no host sync
+                off = torch.where(flips[:, d : d + 1], p - 1 - ar, ar)
+            view = [n] + [1] * dims
+            view[d + 1] = p
+            offsets.append(off.reshape(view))
+        out = torch.empty(n, *self.patch, device=self.images[0].device)
         for i, im in enumerate(self.images):
             # one image: no selection, so no host sync in the hot loop
             sel = (
@@ -186,11 +203,11 @@ class PatchSampler:
                 if len(self.images) == 1
                 else (which == i).nonzero()[:, 0]
             )
-            r = (u[sel, 0] * (im.shape[0] - ph + 1)).long()[:, None, None]  # (n_i, 1, 1)
-            c = (u[sel, 1] * (im.shape[1] - pw + 1)).long()[:, None, None]
-            rows = r + off_r[sel]
-            cols = c + off_c[sel]
-            out[sel] = im[rows, cols]
+            index = []
+            for d, p in enumerate(self.patch):
+                start = (u[sel, d] * (im.shape[d] - p + 1)).long()  # (n_i,)
+                index.append(start.reshape([-1] + [1] * dims) + offsets[d][sel])
+            out[sel] = im[tuple(index)]
         return out
 
 

@@ -325,3 +325,61 @@ def test_compiled_generator_gives_the_eager_ensemble(facies32, tmp_path):
     np.testing.assert_allclose(simulate(m, c, 5, seed=2, batch_size=4), eager, atol=1e-4)
     p = save_checkpoint(tmp_path / "m.safetensors", m, {"epoch": 0})  # saves as before
     assert not load_model(p)[0].compiled
+
+
+def test_patch_sampler_draws_volume_windows_never_flipped_along_z():
+    vol = np.arange(12 * 20 * 24, dtype=np.float32).reshape(12, 20, 24)  # (z, y, x)
+    w = PatchSampler([vol], (8, 16, 16), flip="xy").windows(32, torch.Generator().manual_seed(0))
+    assert w.shape == (32, 8, 16, 16)
+    steps = np.diff(w.numpy(), axis=1)  # along z: +20*24 per layer, never reversed
+    assert (steps == 20 * 24).all()
+    along_x = np.diff(w.numpy(), axis=3)
+    assert (along_x == 1).all(axis=(1, 2, 3)).any() and (along_x == -1).all(axis=(1, 2, 3)).any()
+
+
+def test_train_command_trains_a_3d_model_on_training_volumes(tmp_path):
+    from typer.testing import CliRunner
+
+    from geocgan.cli import app
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "vol.npy", (rng.random((32, 40, 40)) < 0.3).astype(np.int64))
+    out = tmp_path / "m3d.safetensors"
+    args = [
+        "train",
+        str(tmp_path / "vol.npy"),
+        "--out",
+        str(out),
+        "--patch",
+        "32",
+        "--d-layers",
+        "2",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "-q",
+        "--set",
+        "ndim=3",
+        "--set",
+        "nz=2",
+        "--mode",
+        "borehole",
+        "--density",
+        "0.02",
+    ]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    m, doc = load_model(out)
+    assert doc["config"]["ndim"] == 3 and doc["patch"] == 32
+    # a 2-D model refuses the volume and says how to train a 3-D one
+    res = CliRunner().invoke(app, [*args[:3], str(tmp_path / "m2d.safetensors"), *args[4:-8]])
+    assert res.exit_code == 1 and "--set ndim=3" in res.output

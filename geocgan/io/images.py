@@ -45,7 +45,12 @@ def read_training_image(path: str | Path, *, variable: str | None = None) -> np.
         )
     arr = np.asarray(arr).squeeze()
     if arr.ndim != 2:
-        raise InputError(f"training image {path} must be 2-D, got shape {arr.shape}")
+        hint = (
+            "; for a 3-D training volume train a 3-D model (geocgan train ... --set ndim=3)"
+            if arr.ndim == 3
+            else ""
+        )
+        raise InputError(f"training image {path} must be 2-D, got shape {arr.shape}{hint}")
     if np.isnan(arr).any():
         raise InputError(
             f"training image {path} has {int(np.isnan(arr).sum())} missing (NaN/nodata) pixels; "
