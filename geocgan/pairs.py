@@ -14,7 +14,7 @@ import torch
 
 from geocgan.errors import InputError
 from geocgan.models.base import Batch
-from geocgan.train import FieldArray
+from geocgan.train import FieldArray, RandomWindows
 
 
 def _stack(values, what: str, device) -> torch.Tensor:
@@ -57,7 +57,7 @@ class PairedArray(FieldArray):
         return Batch(self.fields[idx], source=self.source[idx])
 
 
-class PairedPatches:
+class PairedPatches(RandomWindows):
     """Aligned random windows of paired rasters: target windows ``patch`` x ``patch`` of each
     ``targets[i]`` ``(H, W)`` and the matching ``patch / scale`` windows of ``sources[i]``
     ``(H / scale, W / scale)``; window corners on multiples of ``scale``."""
@@ -99,13 +99,6 @@ class PairedPatches:
         self.targets = [t.to(device) for t in self.targets]
         self.sources = [s.to(device) for s in self.sources]
         return self
-
-    def steps(self, batch_size: int, steps_per_epoch: int | None) -> int:
-        return steps_per_epoch or 100
-
-    def batches(self, batch_size: int, steps: int, g: torch.Generator):
-        for _ in range(steps):
-            yield self.sample(batch_size, g)
 
     def sample(self, n: int, g: torch.Generator) -> Batch:
         """``n`` aligned windows (drawn on the host: one small sync per batch)."""
