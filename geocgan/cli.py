@@ -589,8 +589,26 @@ def _labelled_images(paths: list[Path]):
                 f"{p}: this model trains on labelled images; give a dataset name (mnist, "
                 "fashion-mnist) or an .npz file with 'images' and 'labels'"
             )
-        images.append(np.asarray(im, np.float32))
-        labels.append(np.asarray(lab).astype(np.int64))
+        im, lab = np.asarray(im, np.float32), np.asarray(lab)
+        if im.ndim == 4 and im.shape[1] == 1:
+            im = im[:, 0]  # (N, 1, H, W): one channel
+        if im.ndim != 3:
+            raise InputError(f"{p}: images must be (N, H, W) or (N, 1, H, W), got {im.shape}")
+        integral = lab.dtype.kind in "iu" or (
+            lab.dtype.kind == "f" and bool(np.all(lab == np.round(lab)))
+        )
+        if not integral:
+            raise InputError(
+                f"{p}: labels must be class indices 0, 1, ... (integers), got {lab.dtype} "
+                f"values such as {lab.ravel()[:3].tolist()}"
+            )
+        images.append(im)
+        labels.append(lab.astype(np.int64))
+    if len({im.shape[1:] for im in images}) > 1:
+        raise InputError(
+            f"the training sets have images of sizes {[im.shape[1:] for im in images]}; give "
+            "images of one size"
+        )
     return np.concatenate(images), np.concatenate(labels)
 
 

@@ -183,7 +183,7 @@ def translation_data(
 
     paired = "source" in cls.needs
     part = "source" if paired else "other"
-    scale = int(config.get("factor", 1))
+    scale = int(getattr(cls.config_class(**config), "factor", 1))  # its default when not set
     if paths and all(p.suffix == ".npz" for p in paths) and not inputs:
         x, src = _npz_parts(paths, part)
         spec = cls.translation_spec(x, src, kind, source_kind)

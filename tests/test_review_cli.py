@@ -1,0 +1,87 @@
+"""Command-line paths found wanting in review: each fails before its fix."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from typer.testing import CliRunner
+
+from geocgan.checkpoint import load_model
+from geocgan.cli import app
+
+runner = CliRunner()
+QUICK = ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2", "-q", "--device", "cpu"]
+
+
+def _tif(path, values, pixel=1.0):
+    h, w = values.shape
+    with rasterio.open(
+        path, "w", driver="GTiff", height=h, width=w, count=1, dtype="float32",
+        crs="EPSG:32631", transform=from_origin(0, 64, pixel, pixel),
+    ) as d:  # fmt: skip
+        d.write(values.astype(np.float32), 1)
+    return str(path)
+
+
+@pytest.mark.parametrize("with_source", [False, True])
+def test_srgan_trains_at_its_default_factor(tmp_path, with_source):
+    """Without --set factor, super-resolution pairs use the model's factor (4), not 1."""
+    fine = np.random.default_rng(0).normal(size=(64, 64))
+    args = [_tif(tmp_path / "fine.tif", fine)]
+    if with_source:
+        coarse = fine.reshape(16, 4, 16, 4).mean((1, 3))
+        args += ["--source", _tif(tmp_path / "coarse.tif", coarse, pixel=4.0)]
+    sets = ["nf=4", "n_blocks=1", "ndf=4", "nz=1", "receptive_field=16"]
+    ck = tmp_path / "sr.safetensors"
+    r = runner.invoke(
+        app,
+        ["train", *args, "--model", "srgan", "--kind", "continuous", "--patch", "32", "-o",
+         str(ck), *[a for s in sets for a in ("--set", s)], *QUICK],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert load_model(ck)[1]["config"]["factor"] == 4
+
+
+def _npz(path, images, labels):
+    np.savez(path, images=images, labels=labels)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.zeros((6, 28, 28)), np.array([0, 1, 2, 0.5, 1, 2]), "labels must be class indices"),
+        (np.zeros((6, 2, 28, 28)), np.arange(6) % 3, r"images must be \(N, H, W\)"),
+    ],
+)
+def test_labelled_npz_refused_with_a_clear_error(tmp_path, images, labels, message):
+    """Fractional labels are not truncated to classes; images of the wrong rank are named."""
+    data = _npz(tmp_path / "d.npz", images, labels)
+    r = runner.invoke(
+        app, ["train", data, "--model", "acgan", "-o", str(tmp_path / "m.safetensors"), *QUICK]
+    )
+    assert r.exit_code == 1 and re.search(message, " ".join(r.output.split())), r.output
+
+
+def test_labelled_npz_one_channel_and_float_class_labels_train(tmp_path):
+    """``(N, 1, H, W)`` images and labels stored as whole floats are accepted."""
+    rng = np.random.default_rng(0)
+    data = _npz(tmp_path / "d.npz", rng.random((6, 1, 8, 8)) * 255, np.arange(6.0) % 3)
+    ck = tmp_path / "m.safetensors"
+    r = runner.invoke(
+        app,
+        ["train", data, "--model", "acgan", "--set", "size=8", "--set", "n_classes=3",
+         "--set", "ngf=4", "--set", "ndf=4", "-o", str(ck), *QUICK],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+
+
+def test_labelled_sets_of_two_sizes_refused(tmp_path):
+    a = _npz(tmp_path / "a.npz", np.zeros((4, 8, 8)), np.arange(4) % 2)
+    b = _npz(tmp_path / "b.npz", np.zeros((4, 12, 12)), np.arange(4) % 2)
+    r = runner.invoke(app, ["train", a, b, "--model", "acgan", "-o", str(tmp_path / "m"), *QUICK])
+    assert r.exit_code == 1 and "images of one size" in r.output, r.output
