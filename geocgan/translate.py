@@ -320,8 +320,9 @@ def write_geotiff(
     path: Path, model: GANModel, raster: Raster, fields: np.ndarray, *, tags: dict
 ) -> Path:
     """One realization ``(H', W')`` or ``(C, H', W')`` as a GeoTIFF (atomic): facies as
-    uint8 codes with a colour table (nodata 255); values as float32 with the input's nodata
-    value (NaN when it had none or it is not a float32 number)."""
+    uint8 codes with a colour table (nodata 255); values as float32 with the nodata value of
+    a continuous input, NaN when it had none, float32 cannot hold it, a valid output pixel
+    takes it, or the input is facies codes (whose nodata, e.g. 0 or 255, is no output value)."""
     bands = fields[None] if fields.ndim == 2 else fields
     h, w, transform = output_grid(model, raster)
     facies = model.spec.kind == "categorical"
@@ -331,8 +332,13 @@ def write_geotiff(
         nodata = FACIES_NODATA
         data = np.where(np.isnan(bands), nodata, bands).astype(np.uint8)
     else:
-        nodata = raster.nodata if raster.nodata is not None else float("nan")
-        if np.isfinite(nodata) and float(np.float32(nodata)) != nodata:
+        nodata = raster.nodata
+        if (
+            nodata is None
+            or model.input_spec.kind == "categorical"
+            or float(np.float32(nodata)) != nodata
+            or np.any(bands == nodata)
+        ):
             nodata = float("nan")
         data = np.where(np.isnan(bands), nodata, bands).astype(np.float32)
     profile = {

@@ -1,0 +1,55 @@
+"""Defects found by trying the 3-D and translation I/O as a GIS user would (review 2026-12-05)."""
+
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+from geocgan.models import build_model
+from geocgan.models.pix2pix import Pix2Pix
+from geocgan.translate import read_raster, translate, write_geotiff
+
+TRANSFORM = from_origin(600000, 5000000, 25, 25)
+
+
+def pix2pix(source_kind):
+    x = np.random.default_rng(0).normal(size=(8, 16, 16)).astype(np.float32)
+    src = (x > 0).astype(np.float32) if source_kind == "categorical" else x
+    spec = Pix2Pix.translation_spec(x, src, "continuous", source_kind)
+    return build_model("pix2pix", {"ngf": 4, "ndf": 4, "levels": 3, "receptive_field": 16}, spec)
+
+
+def write_tif(path, data, dtype, nodata):
+    profile = dict(driver="GTiff", height=data.shape[0], width=data.shape[1], count=1)
+    profile.update(dtype=dtype, crs="EPSG:32631", transform=TRANSFORM, nodata=nodata)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data.astype(dtype)[None])
+    return path
+
+
+def test_facies_input_nodata_is_not_the_continuous_outputs_nodata(tmp_path):
+    codes = (np.random.default_rng(1).random((24, 40)) < 0.4).astype(np.uint8)
+    codes[:3, :4] = 255
+    src = write_tif(tmp_path / "codes.tif", codes, "uint8", 255)
+    translate(pix2pix("categorical"), src, tmp_path / "k.tif")
+    with rasterio.open(tmp_path / "k.tif") as o:
+        assert o.dtypes[0] == "float32" and np.isnan(o.nodata)  # not the codes' 255
+        got = o.read(1, masked=True)
+    assert got.mask[:3, :4].all() and got.mask.sum() == 12
+
+
+def test_continuous_nodata_dropped_when_a_valid_output_pixel_takes_it(tmp_path):
+    data = np.random.default_rng(2).normal(size=(16, 16)).astype(np.float32)
+    data[0, 0] = 0.0
+    raster = read_raster(write_tif(tmp_path / "in.tif", data, "float32", 0.0))
+    model = pix2pix("continuous")
+    out = np.ones((16, 16), np.float32)
+    out[0, 0], out[5, 5] = np.nan, 0.0  # a real output value equal to the input's nodata
+    write_geotiff(tmp_path / "o.tif", model, raster, out, tags={})
+    with rasterio.open(tmp_path / "o.tif") as o:
+        assert np.isnan(o.nodata) and o.read(1)[5, 5] == 0.0
+    out[5, 5] = 2.0  # no clash: the input's nodata is kept
+    write_geotiff(tmp_path / "p.tif", model, raster, out, tags={})
+    with rasterio.open(tmp_path / "p.tif") as o:
+        assert o.nodata == 0.0 and o.read(1)[0, 0] == 0.0
