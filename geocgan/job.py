@@ -173,6 +173,11 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a directory for the outputs")
     model, doc = load_model(checkpoint, device=resolve_device(config.device))
+    if getattr(model.config, "ndim", 2) == 3:
+        raise InputError(
+            f"{checkpoint} is a 3-D model: give the volume's layers with --z-bounds ZMIN ZMAX "
+            "and --dz DZ (wells located by z, --depth-column or --md-column)"
+        )
     require_condition(model, "constraints", "simulate")
     if config.compile:
         model.compile_generator()

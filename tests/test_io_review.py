@@ -53,3 +53,23 @@ def test_continuous_nodata_dropped_when_a_valid_output_pixel_takes_it(tmp_path):
     write_geotiff(tmp_path / "p.tif", model, raster, out, tags={})
     with rasterio.open(tmp_path / "p.tif") as o:
         assert o.nodata == 0.0 and o.read(1)[0, 0] == 0.0
+
+
+def test_simulate_with_a_3d_model_but_no_z_levels_says_how_to_give_them(tmp_path):
+    from typer.testing import CliRunner
+
+    from geocgan.checkpoint import save_checkpoint
+    from geocgan.cli import app
+    from geocgan.constraints import FieldSpec
+    from geocgan.models.pixel_cgan import PixelCGANConfig
+
+    config = PixelCGANConfig(ndim=3, nz=2, ngf=4, ndf=4, d_layers=2)
+    model = build_model("pixel-cgan", config, FieldSpec(kind="categorical", codes=[0, 1]))
+    ckpt = save_checkpoint(tmp_path / "m.safetensors", model, {"epoch": 0})
+    wells = tmp_path / "w.csv"
+    wells.write_text("well_id,x,y,z,value\nA,5,5,-3,1\n")
+    args = ["simulate", str(wells), "-m", str(ckpt), "-o", str(tmp_path / "o"), "-q"]
+    grid = ["--bounds", "0", "0", "320", "320", "--res", "10", "--crs", "EPSG:32631"]
+    r = CliRunner().invoke(app, [*args, *grid, "--device", "cpu"])
+    assert r.exit_code == 1 and "is a 3-D model" in r.output and "--z-bounds" in r.output
+    assert not (tmp_path / "o").exists()
