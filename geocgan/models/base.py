@@ -138,6 +138,21 @@ class Latent:
             )
 
 
+def draw(parts: list[Latent], n: int, g: torch.Generator) -> list[torch.Tensor]:
+    """``n`` draws of each latent part from ``g`` on its device: ``(n, *part.shape)`` each
+    (training and validation; generation draws from ``(seed, i)``: ``geocgan.noise``)."""
+    out = []
+    for p in parts:
+        if p.dist == "normal":
+            out.append(torch.randn((n, *p.shape), generator=g, device=g.device))
+        elif p.dist == "uniform":
+            out.append(torch.rand((n, *p.shape), generator=g, device=g.device) * 2 - 1)
+        else:
+            k = torch.randint(p.classes, (n,), generator=g, device=g.device)
+            out.append(torch.nn.functional.one_hot(k, p.classes).float())
+    return out
+
+
 def check_latent(parts: list[Latent], z: list[torch.Tensor]) -> None:
     """Raise ``InputError`` if ``z`` does not hold one ``(B, *shape)`` tensor per part."""
     if len(z) != len(parts) or any(

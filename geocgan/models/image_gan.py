@@ -18,7 +18,7 @@ import torch
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GridError, InputError
-from geocgan.models.base import Batch, GANModel, Latent, check_latent
+from geocgan.models.base import Batch, GANModel, Latent, check_latent, draw
 from geocgan.models.class_nets import ImageDiscriminator, ImageGenerator
 from geocgan.models.losses import check_loss, d_loss, g_loss
 
@@ -87,20 +87,6 @@ def frozen(*nets: torch.nn.Module):
     finally:
         for n in nets:
             n.requires_grad_(True)
-
-
-def draw(parts: list[Latent], n: int, g: torch.Generator) -> list[torch.Tensor]:
-    """``n`` draws of each latent part from ``g`` on its device: ``(n, *part.shape)`` each."""
-    out = []
-    for p in parts:
-        if p.dist == "normal":
-            out.append(torch.randn((n, *p.shape), generator=g, device=g.device))
-        elif p.dist == "uniform":
-            out.append(torch.rand((n, *p.shape), generator=g, device=g.device) * 2 - 1)
-        else:
-            k = torch.randint(p.classes, (n,), generator=g, device=g.device)
-            out.append(torch.nn.functional.one_hot(k, p.classes).float())
-    return out
 
 
 class ImageGAN(GANModel):

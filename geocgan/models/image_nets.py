@@ -25,7 +25,7 @@ from torch import nn
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GridError, InputError
-from geocgan.models.base import Batch, GANModel
+from geocgan.models.base import Batch, GANModel, draw
 
 RECEPTIVE_FIELDS = {1: 0, 16: 1, 70: 3, 286: 5}  # PatchGAN receptive field (px) -> layers
 
@@ -422,10 +422,4 @@ class ImageTranslator(GANModel):
 
     def draw_latent(self, n: int, shape: tuple[int, int], g: torch.Generator) -> list[torch.Tensor]:
         """``n`` draws of ``latent(*shape)`` from ``g`` (validation: one generator for all)."""
-        out = []
-        for p in self.latent(*shape):
-            if p.dist == "uniform":
-                out.append(torch.rand((n, *p.shape), generator=g, device=g.device) * 2 - 1)
-            else:
-                out.append(torch.randn((n, *p.shape), generator=g, device=g.device))
-        return out
+        return draw(self.latent(*shape), n, g)
