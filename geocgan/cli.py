@@ -801,11 +801,21 @@ def simulate(
             the_grid = Grid.from_bounds(*bounds, res, crs)
         else:
             the_grid = Grid.from_geotiff(grid)
-        if z_bounds is not None or dz is not None or soft is not None or proportion:
+        three_d = {"--z-column": z_column, "--md-column": md_column, "--trajectory": trajectory}
+        three_d.update({"--soft": soft, "--proportion": proportion})
+        if z_bounds is not None or dz is not None or any(three_d.values()):
             if z_bounds is None or dz is None:
                 raise InputError(
-                    "3D grids need both --z-bounds ZMIN ZMAX and --dz; --soft and --proportion "
-                    "work with 3D grids for now"
+                    "3D grids need both --z-bounds ZMIN ZMAX and --dz; "
+                    f"{', '.join(three_d)} work with 3D grids only (for now)"
+                )
+            two_d = {"--exact": exact, "--dask": dask, "--compile": compile}
+            two_d.update({"--noise-scheme": noise_scheme, "--precision": precision != "float32"})
+            two_d["--zarr-format"] = zarr_format != 2
+            if any(two_d.values()):
+                raise InputError(
+                    f"{', '.join(k for k, v in two_d.items() if v)}: not for 3D grids yet; "
+                    "leave them out (volumes are generated in float32 on this machine into Zarr format 2)"
                 )
             _simulate_volume_cli(
                 wells,

@@ -55,11 +55,9 @@ def test_continuous_nodata_dropped_when_a_valid_output_pixel_takes_it(tmp_path):
         assert o.nodata == 0.0 and o.read(1)[0, 0] == 0.0
 
 
-def test_simulate_with_a_3d_model_but_no_z_levels_says_how_to_give_them(tmp_path):
-    from typer.testing import CliRunner
-
+def simulate_args(tmp_path):
+    """``geocgan simulate`` arguments: a tiny 3-D checkpoint, one well, a 32 x 32 plan grid."""
     from geocgan.checkpoint import save_checkpoint
-    from geocgan.cli import app
     from geocgan.constraints import FieldSpec
     from geocgan.models.pixel_cgan import PixelCGANConfig
 
@@ -68,8 +66,30 @@ def test_simulate_with_a_3d_model_but_no_z_levels_says_how_to_give_them(tmp_path
     ckpt = save_checkpoint(tmp_path / "m.safetensors", model, {"epoch": 0})
     wells = tmp_path / "w.csv"
     wells.write_text("well_id,x,y,z,value\nA,5,5,-3,1\n")
-    args = ["simulate", str(wells), "-m", str(ckpt), "-o", str(tmp_path / "o"), "-q"]
-    grid = ["--bounds", "0", "0", "320", "320", "--res", "10", "--crs", "EPSG:32631"]
-    r = CliRunner().invoke(app, [*args, *grid, "--device", "cpu"])
+    return ["simulate", str(wells), "-m", str(ckpt), "-o", str(tmp_path / "o"), "-q",
+            "--bounds", "0", "0", "320", "320", "--res", "10", "--crs", "EPSG:32631",
+            "--device", "cpu"]  # fmt: skip
+
+
+def test_simulate_with_a_3d_model_but_no_z_levels_says_how_to_give_them(tmp_path):
+    from typer.testing import CliRunner
+
+    from geocgan.cli import app
+
+    r = CliRunner().invoke(app, simulate_args(tmp_path))
     assert r.exit_code == 1 and "is a 3-D model" in r.output and "--z-bounds" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_simulate_refuses_3d_options_without_z_levels_and_2d_options_with_them(tmp_path):
+    from typer.testing import CliRunner
+
+    from geocgan.cli import app
+
+    args = simulate_args(tmp_path)
+    r = CliRunner().invoke(app, [*args, "--z-column", "z"])  # was: a 2-D run ignoring it
+    assert r.exit_code == 1 and "need both --z-bounds ZMIN ZMAX and --dz" in r.output
+    z = ["--z-bounds", "-320", "0", "--dz", "10"]
+    r = CliRunner().invoke(app, [*args, *z, "--precision", "bfloat16", "--exact"])
+    assert r.exit_code == 1 and "--exact, --precision: not for 3D grids" in r.output
     assert not (tmp_path / "o").exists()
