@@ -85,3 +85,22 @@ def test_labelled_sets_of_two_sizes_refused(tmp_path):
     b = _npz(tmp_path / "b.npz", np.zeros((4, 12, 12)), np.arange(4) % 2)
     r = runner.invoke(app, ["train", a, b, "--model", "acgan", "-o", str(tmp_path / "m"), *QUICK])
     assert r.exit_code == 1 and "images of one size" in r.output, r.output
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_labelled_images_with_nan_refused(tmp_path, bad):
+    images = np.zeros((4, 8, 8))
+    images[1, 2, 3] = bad
+    data = _npz(tmp_path / "d.npz", images, np.arange(4) % 2)
+    args = [
+        "--model",
+        "acgan",
+        "--set",
+        "size=8",
+        "--set",
+        "n_classes=2",
+        "-o",
+        str(tmp_path / "m"),
+    ]
+    r = runner.invoke(app, ["train", data, *args, *QUICK])
+    assert r.exit_code == 1 and "NaN or infinite" in r.output, r.output  # was: trained on NaN

@@ -142,7 +142,12 @@ class ImageGAN(GANModel):
     def field_spec(cls, values, kind: str = "continuous") -> FieldSpec:
         """Raw values in ``[lo, hi]`` (the data's range, e.g. 0-255) map to ``[-1, 1]``."""
         v = np.asarray(values, dtype=np.float64)
-        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+        if v.size == 0 or not np.isfinite(v).all():
+            raise InputError(
+                f"the training images hold {'no values' if v.size == 0 else 'NaN or infinite values'}"
+                f"; give images of finite grey levels (fill or drop the bad ones)"
+            )
+        lo, hi = float(v.min()), float(v.max())
         return FieldSpec(kind="continuous", center=(lo + hi) / 2, scale=(hi - lo) / 2 or 1.0)
 
     def check_grid(self, height: int, width: int) -> None:
