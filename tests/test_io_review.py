@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.transform import from_origin
 
@@ -93,3 +94,19 @@ def test_simulate_refuses_3d_options_without_z_levels_and_2d_options_with_them(t
     r = CliRunner().invoke(app, [*args, *z, "--precision", "bfloat16", "--exact"])
     assert r.exit_code == 1 and "--exact, --precision: not for 3D grids" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_3d_wells_in_lon_lat_on_a_utm_grid_are_diagnosed_as_in_2d(tmp_path):
+    from geocgan.errors import ConstraintError
+    from geocgan.io.grid import Grid
+    from geocgan.io.grid3d import Grid3D
+    from geocgan.io.wells3d import read_wells_3d
+
+    grid = Grid3D.from_plan(
+        Grid.from_bounds(500000, 4499680, 500320, 4500000, 10.0, "EPSG:32631"), (-320, 0), 10
+    )
+    wells = tmp_path / "w.csv"  # (500055, 4499945) in EPSG:32631, as longitude/latitude
+    wells.write_text("well_id,x,y,z,value\nA,3.000650546,40.65036103,-15,1\n")
+    with pytest.raises(ConstraintError, match="longitude/latitude .* crs='EPSG:4326'"):
+        read_wells_3d(wells, grid, categorical=True)
+    assert len(read_wells_3d(wells, grid, categorical=True, crs="EPSG:4326")) == 1

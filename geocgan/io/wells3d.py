@@ -40,6 +40,7 @@ from geocgan.io.wells import (
     Wells,
     _aggregate,
     _check_codes,
+    _likely_fix,
     _listing,
     _numbers,
     _read_csv,
@@ -224,7 +225,7 @@ def read_wells_3d(
     dropped = []
     if any(where):
         if not drop_outside or all(where):
-            raise _outside_error(table, where, xs, ys, zs, grid, path, mode)
+            raise _outside_error(table, where, (xs, ys, zs), source_crs, grid, path, mode)
         dropped = [
             {
                 "well_id": table.ids[i],
@@ -517,20 +518,27 @@ _FIXES = {
 def _outside_error(
     table: _Table,
     where: list[str],
-    xs: np.ndarray,
-    ys: np.ndarray,
-    zs: np.ndarray,
+    xyz: tuple[np.ndarray, np.ndarray, np.ndarray],
+    source_crs: object,
     grid: Grid3D,
     path: Path,
     mode: str,
 ) -> ConstraintError:
-    """One error listing the samples outside the volume, grouped by reason, with the fixes."""
+    """One error listing the samples outside the volume, grouped by reason, with the fixes.
+
+    ``xyz``: the samples' (n,) coordinates in ``source_crs``; for those outside in plan the
+    2-D reader's diagnosis of a usual CRS slip (lon/lat, swapped axes, UTM zone) is the fix.
+    """
+    xs, ys, zs = xyz
     xmin, ymin, xmax, ymax = grid.plan.bounds
     parts = []
     for reason, fix in _FIXES.items():
         if mode == "md" and reason != "outside the grid in plan":
             fix = "check the trajectory's z (elevation, positive up) and the samples' md"
         hit = [i for i, r in enumerate(where) if r == reason]
+        if hit and reason == "outside the grid in plan":
+            slip = _likely_fix(xs[hit], ys[hit], source_crs, grid.plan)
+            fix = slip.rstrip(".") if slip else fix
         if hit:
             listed = _listing(
                 [f"{table.label(i)} at x={xs[i]:.10g}, y={ys[i]:.10g}, z={zs[i]:.10g}" for i in hit]
