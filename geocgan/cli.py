@@ -431,12 +431,15 @@ def train(
             "d_layers": ("d_layers", d_layers),
             "lr_g": ("lr", lr),
             "lr_d": ("lr", lr),
+            "lr": ("lr", lr),  # the translation models' one rate
         }
         config: dict = {}
         for key, (param, value) in options.items():
             if key in known and (_given(ctx, param) or cls.condition == "constraints"):
                 config[key] = value
-            elif key not in known and _given(ctx, param):
+        taken = {param for key, (param, _) in options.items() if key in known}
+        for param in dict.fromkeys(param for param, _ in options.values()):
+            if param not in taken and _given(ctx, param):
                 flag = next(o for p in ctx.command.params if p.name == param for o in p.opts)
                 raise InputError(
                     f"{flag} is not a setting of model {model_name!r}; its settings are "

@@ -104,3 +104,33 @@ def test_labelled_images_with_nan_refused(tmp_path, bad):
     ]
     r = runner.invoke(app, ["train", data, *args, *QUICK])
     assert r.exit_code == 1 and "NaN or infinite" in r.output, r.output  # was: trained on NaN
+
+
+def test_lr_option_sets_a_translation_models_rate(tmp_path):
+    """``--lr`` reaches the one ``lr`` of pix2pix (it was refused as "not a setting", while
+    the message listed ``lr``); a flag no setting takes is still refused."""
+    rng = np.random.default_rng(0)
+    a, b = (
+        _tif(tmp_path / "a.tif", rng.normal(size=(32, 32))),
+        _tif(tmp_path / "b.tif", rng.normal(size=(32, 32))),
+    )
+    ck = tmp_path / "p.safetensors"
+    sets = ["levels=3", "ngf=4", "ndf=4", "receptive_field=16"]
+    base = [
+        "train",
+        a,
+        "--source",
+        b,
+        "--model",
+        "pix2pix",
+        "--kind",
+        "continuous",
+        "--patch",
+        "16",
+    ]
+    base += [x for s in sets for x in ("--set", s)]
+    r = runner.invoke(app, [*base, "--lr", "0.001", "-o", str(ck), *QUICK])
+    assert r.exit_code == 0, r.output
+    assert load_model(ck)[1]["config"]["lr"] == 0.001
+    r = runner.invoke(app, [*base, "--lambda", "3", "-o", str(ck), "--overwrite", *QUICK])
+    assert r.exit_code == 1 and "--lambda is not a setting" in r.output, r.output
