@@ -12,6 +12,9 @@ and a target proportion (:mod:`geocgan.conditioning`). Realization ``i`` depends
 * ``slices.png``: realization 0 and the probability of the last facies, three slices each;
 * ``honoring.json``: per well voxel, the share of realizations with the well's facies.
 
+The store is marked complete last: rerunning a killed run (same grid, inputs, seed, ``n``
+and provenance, e.g. the checkpoint) generates only the realizations it lacks, then writes the summaries again.
+
 The grid's sides must be multiples of 16 (at least 32): volumes are not padded yet.
 """
 
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import zarr
 
 from geocgan.conditioning import condition_maps
 from geocgan.errors import InputError
@@ -53,6 +57,7 @@ def simulate_volume(
     batch_size: int | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    provenance: dict | None = None,
 ) -> dict:
     """Generate and write a conditional facies ensemble on a 3-D grid.
 
@@ -77,9 +82,11 @@ def simulate_volume(
     batch_size : int, optional
         Realizations per forward pass (default: the sampler's choice).
     overwrite : bool
-        Replace existing outputs.
+        Replace existing outputs (else an unfinished store of the same run is resumed).
     progress : bool
         Show a progress bar.
+    provenance : dict, optional
+        More store attributes, e.g. the checkpoint's path; a resumed run must give the same.
 
     Returns
     -------
@@ -129,8 +136,9 @@ def simulate_volume(
         "wells": "" if wells is None else str(wells.source),
         "soft_map": soft is not None,
         "proportion": [] if proportion is None else list(np.atleast_1d(proportion)),
+        **(provenance or {}),
     }
-    store = VolumeStore.create(
+    store = VolumeStore.open_or_create(  # a killed run's store is resumed
         out / "realizations.zarr",
         grid,
         n,
@@ -139,17 +147,20 @@ def simulate_volume(
         attrs=attrs,
         overwrite=overwrite,
     )
-    counts = np.zeros((len(spec.codes), *grid.shape), dtype=np.int64)  # (K, nz, ny, nx)
-    first = None
+    todo = store.missing()
+    overwrite = overwrite or len(todo) < n  # a resumed run rewrites the summaries
     for idx, fields in generate_batches(
-        model, cond, range(n), seed=seed, batch_size=batch_size, progress=progress
+        model, cond, todo, seed=seed, batch_size=batch_size, progress=progress
     ):
-        store.write(int(idx[0]), fields)  # (b, nz, ny, nx)
+        for i, field in zip(idx, fields, strict=True):  # (nz, ny, nx); todo has gaps
+            store.write(int(i), field[None])
+    facies = zarr.open_group(store.path, mode="r")["facies"]  # (n, nz, ny, nx) uint8
+    counts = np.zeros((len(spec.codes), *grid.shape), dtype=np.int64)  # (K, nz, ny, nx)
+    for i in range(n):
+        field = facies[i]  # (nz, ny, nx)
         for k, code in enumerate(spec.codes):
-            counts[k] += (fields == code).sum(0)
-        if first is None:
-            first = fields[0]
-    store.finalize()
+            counts[k] += field == code
+    first = facies[0]  # (nz, ny, nx)
     prob = counts / n  # (K, nz, ny, nx)
     summary = volume_dataset(grid, prob, name="probability", attrs=attrs)  # facies as 1st dim
     summary = summary.rename({"realization": "facies"}).assign_coords(facies=spec.codes)
@@ -173,18 +184,30 @@ def simulate_volume(
     ):
         plot_slices(out / name, grid, volume, wells=wells, at=at, categorical=categorical)
         written.append(name)
-    report = honoring_report(out / "realizations.zarr", wells)
+    report = honoring_report(out / "realizations.zarr", wells, allow_incomplete=True)
     with atomic_path(out / "honoring.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1) + "\n")
     written.append("honoring.json")
-    return {"out": str(out), "written": written, "n": n, "honoring": report["honoring"]}
+    store.finalize()  # last: until here a rerun resumes
+    return {
+        "out": str(out),
+        "written": written,
+        "n": n,
+        "resumed_from": n - len(todo),
+        "honoring": report["honoring"],
+    }
 
 
-def honoring_report(store: str | Path, wells: Wells3D | None) -> dict:
-    """Per well voxel the share of realizations holding the well's facies, and overall."""
+def honoring_report(
+    store: str | Path, wells: Wells3D | None, *, allow_incomplete: bool = False
+) -> dict:
+    """Per well voxel the share of realizations holding the well's facies, and overall.
+
+    ``allow_incomplete``: read a store not finalized yet (see :func:`open_volume`).
+    """
     if wells is None or not len(wells):
         return {"honoring": None, "wells": []}
-    facies = open_volume(store)["facies"]
+    facies = open_volume(store, allow_incomplete=allow_incomplete)["facies"]
     at = facies.values[:, wells.layers, wells.rows, wells.cols]  # (n, m)
     hit = (at == wells.values[None]).mean(0)  # (m,)
     entries = [
@@ -292,5 +315,6 @@ def run_volume_simulation(
         batch_size=batch_size,
         overwrite=overwrite,
         progress=progress,
+        provenance={"checkpoint": str(checkpoint)},
     )
     return {**summary, "n_wells": 0 if wells is None else len(wells), "grid": grid.to_dict()}

@@ -110,3 +110,40 @@ def test_3d_wells_in_lon_lat_on_a_utm_grid_are_diagnosed_as_in_2d(tmp_path):
     with pytest.raises(ConstraintError, match="longitude/latitude .* crs='EPSG:4326'"):
         read_wells_3d(wells, grid, categorical=True)
     assert len(read_wells_3d(wells, grid, categorical=True, crs="EPSG:4326")) == 1
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_killed_volume_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    import geocgan.simulate_volume as sv
+    from geocgan.constraints import FieldSpec
+    from geocgan.errors import OutputExistsError
+    from geocgan.io.grid import Grid
+    from geocgan.io.grid3d import Grid3D
+    from geocgan.io.volume import open_volume
+    from geocgan.models.pixel_cgan import PixelCGANConfig
+
+    config = PixelCGANConfig(ndim=3, nz=2, ngf=4, ndf=4, d_layers=2)
+    model = build_model("pixel-cgan", config, FieldSpec(kind="categorical", codes=[0, 1]))
+    grid = Grid3D.from_plan(Grid.from_bounds(0, 0, 320, 320, 10.0, "EPSG:32631"), (-64, 0), 2)
+    kw = {"n": 4, "seed": 3, "batch_size": 1}
+    sv.simulate_volume(model, grid, tmp_path / "whole", **kw)
+    batches = sv.generate_batches
+
+    def killed_after_two(*args, **kwargs):
+        for k, batch in enumerate(batches(*args, **kwargs)):
+            if k == 2:
+                raise KeyboardInterrupt
+            yield batch
+
+    monkeypatch.setattr(sv, "generate_batches", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        sv.simulate_volume(model, grid, tmp_path / "cut", **kw)
+    monkeypatch.setattr(sv, "generate_batches", batches)
+    with pytest.raises(OutputExistsError, match="different run .*attributes"):
+        sv.simulate_volume(model, grid, tmp_path / "cut", **{**kw, "seed": 4})
+    done = sv.simulate_volume(model, grid, tmp_path / "cut", **kw)  # was: "exists"
+    assert done["resumed_from"] == 2
+    whole, cut = (open_volume(tmp_path / d / "realizations.zarr") for d in ("whole", "cut"))
+    assert np.array_equal(whole["facies"].values, cut["facies"].values)
+    with pytest.raises(OutputExistsError, match="complete"):
+        sv.simulate_volume(model, grid, tmp_path / "cut", **kw)

@@ -198,6 +198,50 @@ class VolumeStore:
         ds.to_zarr(path, mode="w-", compute=False, consolidated=False, zarr_format=2)
         return cls(path, name, n)
 
+    @classmethod
+    def open_or_create(
+        cls, path: str | Path, grid: Grid3D, n: int, *, overwrite: bool = False, **kwargs
+    ) -> VolumeStore:
+        """Resume an unfinished store of the same run (grid, n, variable, attrs), else create one.
+
+        ``kwargs`` are those of :meth:`create`. With ``overwrite`` an existing store is
+        always replaced.
+
+        Raises
+        ------
+        OutputExistsError
+            The store is complete, or was made by another run (the message says what differs).
+        """
+        path = Path(path)
+        if overwrite or not path.exists():
+            return cls.create(path, grid, n, overwrite=overwrite, **kwargs)
+        fix = "Pass overwrite=True (--overwrite) to start again, or choose another output path."
+        try:
+            ds = open_volume(path, allow_incomplete=True)
+            stored = stored_grid(ds)
+        except (InputError, KeyError, ValueError) as exc:
+            raise OutputExistsError(f"{path} cannot be resumed ({exc}). {fix}") from exc
+        if ds.attrs.get("complete") is True and (path / ".zmetadata").is_file():
+            raise OutputExistsError(f"{path} is a complete volume ensemble already. {fix}")
+        name = kwargs.get("name", "value")
+        reserved = ("complete", "Conventions", "z_top", "dz")
+        expected = {
+            "number of realizations": (ds.sizes[REALIZATION], n),
+            "variable": (name in ds.data_vars, True),
+            "grid": (stored.to_dict(), grid.to_dict()),
+            "attributes": (
+                {k: v for k, v in ds.attrs.items() if k not in reserved},
+                _normalize_attrs(kwargs.get("attrs")),
+            ),
+        }
+        differ = [k for k, (old, new) in expected.items() if old != new]
+        if differ:
+            raise OutputExistsError(
+                f"{path} is an unfinished volume ensemble from a different run (its "
+                f"{', '.join(differ)} differ). {fix}"
+            )
+        return cls(path, name, n)
+
     def missing(self) -> list[int]:
         """Indices of realizations not written yet, ascending."""
         return _missing(self.path)
