@@ -446,6 +446,7 @@ def train(
                     f"{', '.join(known)} (give them with --set KEY=VALUE)"
                 )
         config = apply_settings(cls.config_class, config, sets or [], model_name)
+        cls.config_class(**config)  # bad settings named before the data are read
         data, spec, meta = _training_data(
             cls,
             training_images,

@@ -134,3 +134,11 @@ def test_lr_option_sets_a_translation_models_rate(tmp_path):
     assert load_model(ck)[1]["config"]["lr"] == 0.001
     r = runner.invoke(app, [*base, "--lambda", "3", "-o", str(ck), "--overwrite", *QUICK])
     assert r.exit_code == 1 and "--lambda is not a setting" in r.output, r.output
+
+
+def test_bad_setting_named_before_the_data_are_read(tmp_path):
+    """``n_classes=1`` is reported as such, not as labels outside 0..0."""
+    data = _npz(tmp_path / "d.npz", np.zeros((4, 8, 8)), np.arange(4) % 3)
+    args = ["--set", "size=8", "--set", "n_classes=1", "-o", str(tmp_path / "m")]
+    r = runner.invoke(app, ["train", data, "--model", "acgan", *args, *QUICK])
+    assert r.exit_code == 1 and "n_classes must be >= 2" in r.output, r.output
