@@ -28,7 +28,7 @@ import numpy as np
 import zarr
 
 from geocgan.conditioning import condition_maps
-from geocgan.errors import InputError
+from geocgan.errors import GridError, InputError
 from geocgan.files import atomic_path
 from geocgan.io.grid3d import Grid3D
 from geocgan.io.volume import (
@@ -107,7 +107,18 @@ def simulate_volume(
             "simulate_volume needs a 3-D facies model (PixelCGANConfig(ndim=3), categorical); "
             "train one with ndim=3 on facies volumes."
         )
-    model.check_grid(*grid.shape)
+    try:
+        model.check_grid(*grid.shape)
+    except GridError:
+        nz, ny, nx = grid.shape
+        layers = max(32, 16 * round(nz / 16))
+        raise GridError(
+            f"The volume is {nz} layers x {ny} rows x {nx} columns; 3-D models take sides that "
+            "are multiples of 16, at least 32, and volumes are not padded yet. Choose --dz so "
+            f"that ZMAX - ZMIN holds such a number of layers (e.g. --dz "
+            f"{(grid.top - grid.bottom) / layers:g} for {layers}) and a plan grid (--grid, "
+            "--bounds/--res) of such rows and columns."
+        ) from None
     if wells is not None:
         unknown = sorted(set(np.asarray(wells.values).tolist()) - set(spec.codes))
         if not wells.categorical or unknown:

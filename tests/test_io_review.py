@@ -147,3 +147,19 @@ def test_a_killed_volume_run_resumes_to_the_uninterrupted_result(tmp_path, monke
     assert np.array_equal(whole["facies"].values, cut["facies"].values)
     with pytest.raises(OutputExistsError, match="complete"):
         sv.simulate_volume(model, grid, tmp_path / "cut", **kw)
+
+
+def test_a_volume_of_the_wrong_size_says_which_dz_fits(tmp_path):
+    from geocgan.constraints import FieldSpec
+    from geocgan.errors import GridError
+    from geocgan.io.grid import Grid
+    from geocgan.io.grid3d import Grid3D
+    from geocgan.models.pixel_cgan import PixelCGANConfig
+    from geocgan.simulate_volume import simulate_volume
+
+    config = PixelCGANConfig(ndim=3, nz=2, ngf=4, ndf=4, d_layers=2)
+    model = build_model("pixel-cgan", config, FieldSpec(kind="categorical", codes=[0, 1]))
+    plan = Grid.from_bounds(0, 0, 320, 320, 10.0, "EPSG:32631")
+    odd = Grid3D.from_plan(plan, (-320, 0), 7.0)  # 46 layers
+    with pytest.raises(GridError, match=r"46 layers .* multiples of 16.*--dz 6\.\d+ for 48"):
+        simulate_volume(model, odd, tmp_path / "o", n=1)
