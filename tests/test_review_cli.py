@@ -142,3 +142,18 @@ def test_bad_setting_named_before_the_data_are_read(tmp_path):
     args = ["--set", "size=8", "--set", "n_classes=1", "-o", str(tmp_path / "m")]
     r = runner.invoke(app, ["train", data, "--model", "acgan", *args, *QUICK])
     assert r.exit_code == 1 and "n_classes must be >= 2" in r.output, r.output
+
+
+def test_class_gan_refuses_multichannel_stacks():
+    """A ``FieldArray`` of ``(N, C, H, W)`` images is refused by name, not by conv2d."""
+    from geocgan.errors import InputError
+    from geocgan.models import build_model
+    from geocgan.models.acgan import ACGAN
+    from geocgan.train import FieldArray, TrainConfig, Trainer
+
+    images = np.zeros((4, 1, 8, 8), np.float32)
+    cfg = {"size": 8, "n_classes": 2, "ngf": 4, "ndf": 4}
+    m = build_model("acgan", cfg, ACGAN.field_spec(images), seed=0)
+    data = FieldArray(images, labels=np.arange(4) % 2)
+    with pytest.raises(InputError, match=r"one-channel images \(N, H, W\), got \(4, 1, 8, 8\)"):
+        Trainer(m, data, TrainConfig(device="cpu"), checkpoint="unused.safetensors")

@@ -159,7 +159,14 @@ class ImageGAN(GANModel):
             )
 
     def check_data(self, data) -> None:
-        """Labels of ``data`` must be classes of the model (``n_classes``)."""
+        """Images must be one-channel stacks ``(N, S, S)``; labels of ``data`` classes of the
+        model (``n_classes``)."""
+        for images in data.arrays():
+            if images.ndim != 3:
+                raise InputError(
+                    f"a {self.name!r} model trains on one-channel images (N, H, W), got "
+                    f"{tuple(images.shape)}"
+                )
         labels = getattr(data, "labels", None)
         if self.labelled and labels is not None and len(labels):
             k, top = self.config.n_classes, int(labels.max())
