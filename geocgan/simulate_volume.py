@@ -236,12 +236,18 @@ def honoring_report(
     return {"honoring": float(hit.mean()), "wells": entries}
 
 
-def read_soft_map(path: str | Path, *, variable: str | None = None) -> np.ndarray:
+def read_soft_map(
+    path: str | Path, *, variable: str | None = None, grid: Grid3D | None = None
+) -> np.ndarray:
     """A soft probability map ``(K, nz, ny, nx)`` from ``.npy``, NetCDF or Zarr.
 
     NetCDF/Zarr: a variable with a leading facies dimension (e.g. the ``probability`` of a
-    ``summary.nc``), or one ``(nz, ny, nx)`` variable per facies named ``p_<code>``.
-    The bands are checked against the model by :func:`geocgan.conditioning.check_soft`.
+    ``summary.nc``), or one ``(nz, ny, nx)`` variable per facies named ``p_<code>`` (taken in
+    the order of their codes). With ``grid``, the ``z``, ``y`` and ``x`` coordinates a
+    NetCDF/Zarr map has are checked against the grid's, and an axis stored the other way
+    round (z up, y north) is flipped; a ``.npy`` is taken in the grid's order (layer 0 on top,
+    row 0 north). The bands are checked against the model by
+    :func:`geocgan.conditioning.check_soft`.
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
@@ -257,13 +263,14 @@ def read_soft_map(path: str | Path, *, variable: str | None = None) -> np.ndarra
             ds = xr.open_zarr(path, consolidated=False)
         else:
             ds = xr.open_dataset(path)
-        bands = sorted(v for v in ds.data_vars if str(v).startswith("p_"))
+        bands = [str(v) for v in ds.data_vars if str(v).startswith("p_")]
+        bands.sort(key=lambda b: (0, int(b[2:]), b) if b[2:].isdigit() else (1, 0, b))
         if variable is None and "probability" in ds:
             variable = "probability"
         if variable is not None:
-            soft = ds[variable].values
+            soft = _on_grid(ds[variable], grid, path)
         elif bands:
-            soft = np.stack([ds[b].values for b in bands])
+            soft = np.stack([_on_grid(ds[b], grid, path) for b in bands])
         else:
             raise InputError(
                 f"Soft map {path}: no 'probability' variable and no p_<code> bands "
@@ -273,6 +280,35 @@ def read_soft_map(path: str | Path, *, variable: str | None = None) -> np.ndarra
     if soft.ndim != 4:
         raise InputError(f"Soft map {path} must be (facies, nz, ny, nx), got shape {soft.shape}.")
     return soft
+
+
+def _on_grid(da, grid: Grid3D | None, path: Path) -> np.ndarray:
+    """The values of a DataArray with its z, y, x axes in the grid's order and direction."""
+    if grid is None:
+        return da.values
+    spacing = {"z": grid.dz, "y": abs(grid.plan.transform.e), "x": abs(grid.plan.transform.a)}
+    for axis, ref in (("z", grid.z), ("y", grid.plan.y), ("x", grid.plan.x)):
+        if axis not in da.coords or da[axis].ndim != 1:
+            continue
+        have = np.asarray(da[axis].values, dtype=np.float64)
+        tol = 1e-3 * spacing[axis]
+        same, flipped = (
+            a.shape == ref.shape and np.allclose(a, ref, rtol=0, atol=tol)
+            for a in (have, have[::-1])
+        )
+        if flipped and not same:
+            da = da.isel({axis: slice(None, None, -1)})
+        elif not same:
+            raise InputError(
+                f"Soft map {path}: its {axis} coordinates ({have.size} from {have[0]:g} to "
+                f"{have[-1]:g}) are not the grid's ({ref.size} from {ref[0]:g} to {ref[-1]:g}, "
+                "cell centres). Resample the map onto the grid of --grid/--bounds, --z-bounds "
+                "and --dz."
+            )
+    dims = [d for d in da.dims if d not in ("z", "y", "x")]
+    if {"z", "y", "x"} <= set(da.dims):
+        da = da.transpose(*dims, "z", "y", "x")
+    return da.values
 
 
 def run_volume_simulation(
@@ -313,7 +349,7 @@ def run_volume_simulation(
             codes=model.spec.codes or None,
             drop_outside=drop_outside,
         )
-    soft = None if soft_path is None else read_soft_map(soft_path)
+    soft = None if soft_path is None else read_soft_map(soft_path, grid=grid)
     summary = simulate_volume(
         model,
         grid,

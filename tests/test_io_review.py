@@ -163,3 +163,23 @@ def test_a_volume_of_the_wrong_size_says_which_dz_fits(tmp_path):
     odd = Grid3D.from_plan(plan, (-320, 0), 7.0)  # 46 layers
     with pytest.raises(GridError, match=r"46 layers .* multiples of 16.*--dz 6\.\d+ for 48"):
         simulate_volume(model, odd, tmp_path / "o", n=1)
+
+
+def test_a_netcdf_soft_map_stored_bottom_up_and_south_up_lands_on_the_grid(tmp_path):
+    import xarray as xr
+
+    from geocgan.errors import InputError
+    from geocgan.io.grid import Grid
+    from geocgan.io.grid3d import Grid3D
+    from geocgan.simulate_volume import read_soft_map
+
+    grid = Grid3D.from_plan(Grid.from_bounds(0, 0, 40, 30, 10.0, "EPSG:32631"), (-4, 0), 2)
+    p = np.random.default_rng(0).random(grid.shape)  # (2, 3, 4) in the grid's order
+    coords = {"z": grid.z, "y": grid.plan.y, "x": grid.plan.x}
+    ds = xr.Dataset({"p_10": (("z", "y", "x"), p), "p_2": (("z", "y", "x"), 1 - p)}, coords)
+    ds.isel(z=slice(None, None, -1), y=slice(None, None, -1)).to_netcdf(tmp_path / "up.nc")
+    got = read_soft_map(tmp_path / "up.nc", grid=grid)  # was: flipped, p_10 first
+    np.testing.assert_array_equal(got, np.stack([1 - p, p]))
+    ds.assign_coords(x=grid.plan.x + 5).to_netcdf(tmp_path / "off.nc")
+    with pytest.raises(InputError, match="x coordinates .* are not the grid's"):
+        read_soft_map(tmp_path / "off.nc", grid=grid)
