@@ -474,14 +474,15 @@ def train(
             log.unlink(missing_ok=True)
         trainer = Trainer(model, data, cfg, checkpoint=out, log=log, meta=meta, progress=not quiet)
         rows = trainer.fit(resume=resume)
-        if rows:
-            plot_training(out.with_suffix(".png"), rows)
-            typer.echo(dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
-        else:
+        if trainer.start >= epochs:  # nothing trained: the log's rows are the earlier ones
             typer.echo(
-                f"{out} is already trained to epoch {epochs}; raise --epochs to train further",
+                f"{out} is already trained to epoch {trainer.start}; give --epochs above it to "
+                "train further",
                 err=True,
             )
+        else:
+            plot_training(out.with_suffix(".png"), rows)
+            typer.echo(dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
     except GeocganError as err:
         _fail(err)
 

@@ -367,6 +367,7 @@ class Trainer:
         self.progress = progress
         self.on_epoch = list(on_epoch or [])
         self.rows: list[dict] = []
+        self.start = 0  # the epoch fit() started from (a resumed checkpoint's)
         if snapshot_every < 0:
             raise InputError(
                 f"snapshot_every={snapshot_every}: give 0 (none) or a positive epoch count"
@@ -428,6 +429,7 @@ class Trainer:
             for name, opt in model.optimizers.items():
                 opt.load_state_dict(loaded.optimizers[name].state_dict())
             start = int(doc["epoch"])
+        self.start = start
         self.rows = rows = self._read_log(start)
         ddp = DataParallel(model, self.group) if self.group else None  # copies made equal
         main = ddp is None or self.group.main

@@ -157,3 +157,18 @@ def test_class_gan_refuses_multichannel_stacks():
     data = FieldArray(images, labels=np.arange(4) % 2)
     with pytest.raises(InputError, match=r"one-channel images \(N, H, W\), got \(4, 1, 8, 8\)"):
         Trainer(m, data, TrainConfig(device="cpu"), checkpoint="unused.safetensors")
+
+
+@pytest.mark.parametrize("epochs", ["1", "2"])
+def test_resume_of_a_finished_run_says_so(tmp_path, epochs):
+    """Resuming a run already at (or past) --epochs trains nothing and says so, instead of
+    printing the log's last row as if it had just trained."""
+    data = _npz(tmp_path / "d.npz", np.random.default_rng(0).random((8, 8, 8)), np.arange(8) % 2)
+    ck = str(tmp_path / "m.safetensors")
+    args = ["train", data, "--model", "acgan", "--set", "size=8", "--set", "n_classes=2"]
+    args += ["--set", "ngf=4", "--set", "ndf=4", "-o", ck, "--steps-per-epoch", "1", "-q"]
+    r = runner.invoke(app, [*args, "--epochs", "2", "--batch-size", "2"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*args, "--epochs", epochs, "--batch-size", "2", "--resume"])
+    assert r.exit_code == 0 and "already trained to epoch 2" in r.output, r.output
+    assert '"checkpoint"' not in r.output
