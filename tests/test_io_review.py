@@ -183,3 +183,19 @@ def test_a_netcdf_soft_map_stored_bottom_up_and_south_up_lands_on_the_grid(tmp_p
     ds.assign_coords(x=grid.plan.x + 5).to_netcdf(tmp_path / "off.nc")
     with pytest.raises(InputError, match="x coordinates .* are not the grid's"):
         read_soft_map(tmp_path / "off.nc", grid=grid)
+
+
+def test_well_csv_rows_longer_than_the_header_never_shift_the_columns(tmp_path):
+    from geocgan.errors import InputError
+    from geocgan.io.grid import Grid
+    from geocgan.io.wells import read_wells
+
+    grid = Grid.from_bounds(0, 0, 320, 320, 10.0, "EPSG:32631")
+    trailing = tmp_path / "trailing.csv"  # a spreadsheet export's trailing separators
+    trailing.write_text("well_id,x,y,value\nA,15,25,1,\nB,105,215,0,\n")
+    wells = read_wells(trailing, grid, categorical=True)  # was: x read as the well id...
+    assert list(wells.ids) == ["A", "B"] and list(wells.values) == [1, 0]
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("well_id,x,y,value\nA,15,25,1,0.9\n")
+    with pytest.raises(InputError, match=r"more fields than the header names \(4\) at line 2"):
+        read_wells(unnamed, grid, categorical=True)

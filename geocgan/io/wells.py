@@ -367,15 +367,18 @@ def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str, depth: st
         with open(path, encoding="utf-8-sig") as f:
             header = f.readline()
         sep = max([",", ";", "\t"], key=header.count)
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            skipinitialspace=True,
-            encoding="utf-8-sig",
-        )
+        with warnings.catch_warnings():  # fields beyond the header: checked below
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                skipinitialspace=True,
+                encoding="utf-8-sig",
+                index_col=False,  # never the first column as an index: columns would shift
+            )
     except UnicodeDecodeError as exc:
         raise InputError(
             f"Well file {path} is not UTF-8 text ({exc}). Save it as UTF-8 CSV."
@@ -397,6 +400,7 @@ def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str, depth: st
             f"Well file {path}: the header names column(s) {', '.join(map(repr, twice))} more "
             "than once (spaces around names do not count). Rename or delete the extra columns."
         )
+    _refuse_extra_fields(path, sep, len(names))
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.fillna("")
     found = list(frame.columns)
@@ -418,6 +422,19 @@ def _read_csv(path: Path, *, value: str, x: str, y: str, well_id: str, depth: st
     if depth is None:
         return _Table(where, ids, list(frame[x]), list(frame[y]), list(frame[value]))
     return _Table(where, ids, list(frame[x]), [], list(frame[value]), depth=list(frame[depth]))
+
+
+def _refuse_extra_fields(path: Path, sep: str, width: int) -> None:
+    """Refuse rows with non-empty cells beyond the header's ``width`` columns (an unnamed
+    column); empty ones, the trailing separators of some spreadsheet exports, are fine."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = csv.reader(f, delimiter=sep)
+        extra = [f"line {rows.line_num}" for row in rows if any(c.strip() for c in row[width:])]
+    if extra:
+        raise InputError(
+            f"Well file {path}: more fields than the header names ({width}) at "
+            f"{_listing(extra)}. Name the extra column in the header, or delete its cells."
+        )
 
 
 def _read_geojson(path: Path, *, value: str, well_id: str) -> _Table:
