@@ -581,7 +581,9 @@ def _labelled_images(paths: list[Path]):
     for p in paths:
         if _dataset_name(p):
             im, lab = datasets.load(str(p).lower().replace("_", "-"))["train"]
-        elif p.suffix == ".npz" and p.is_file():
+        elif p.suffix == ".npz" and not p.is_file():
+            raise InputError(f"training set {p} does not exist")
+        elif p.suffix == ".npz":
             with np.load(p, allow_pickle=False) as z:
                 if "images" not in z or "labels" not in z:
                     raise InputError(

@@ -172,3 +172,8 @@ def test_resume_of_a_finished_run_says_so(tmp_path, epochs):
     r = runner.invoke(app, [*args, "--epochs", epochs, "--batch-size", "2", "--resume"])
     assert r.exit_code == 0 and "already trained to epoch 2" in r.output, r.output
     assert '"checkpoint"' not in r.output
+
+
+def test_missing_labelled_set_named(tmp_path):
+    r = runner.invoke(app, ["train", str(tmp_path / "gone.npz"), "--model", "acgan", "-o", "m"])
+    assert r.exit_code == 1 and "gone.npz does not exist" in r.output, r.output
