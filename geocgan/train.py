@@ -73,7 +73,6 @@ class FieldArray:
                     f"({len(bad)} such); give labels 0..{k - 1}"
                 )
             self.labels = torch.as_tensor(lab, dtype=torch.int64, device=device)
-        self.n_classes = None if self.labels is None else k
 
     @property
     def provides(self) -> frozenset[str]:
