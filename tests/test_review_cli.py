@@ -177,3 +177,13 @@ def test_resume_of_a_finished_run_says_so(tmp_path, epochs):
 def test_missing_labelled_set_named(tmp_path):
     r = runner.invoke(app, ["train", str(tmp_path / "gone.npz"), "--model", "acgan", "-o", "m"])
     assert r.exit_code == 1 and "gone.npz does not exist" in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    "side, fix", [(12, "--set size=12"), (30, "crop or pad them to squares whose side")]
+)
+def test_image_size_fix_is_one_that_works(tmp_path, side, fix):
+    """A 30x30 set is not told to use --set size=30, which the config refuses."""
+    data = _npz(tmp_path / "d.npz", np.zeros((4, side, side)), np.arange(4) % 2)
+    r = runner.invoke(app, ["train", data, "--model", "acgan", "-o", str(tmp_path / "m"), *QUICK])
+    assert r.exit_code == 1 and fix in " ".join(r.output.split()), r.output

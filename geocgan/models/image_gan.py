@@ -153,9 +153,14 @@ class ImageGAN(GANModel):
     def check_grid(self, height: int, width: int) -> None:
         s = self.config.size
         if (height, width) != (s, s):
+            fits = height == width and height % 4 == 0 and height >= 8
             raise GridError(
                 f"this {self.name!r} model makes {s}x{s} images, the data are {height}x{width}; "
-                f"train with --set size={height} (square images whose side is a multiple of 4)"
+                + (
+                    f"train with --set size={height}"
+                    if fits
+                    else "crop or pad them to squares whose side is a multiple of 4 (at least 8)"
+                )
             )
 
     def check_data(self, data) -> None:
