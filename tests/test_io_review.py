@@ -199,3 +199,20 @@ def test_well_csv_rows_longer_than_the_header_never_shift_the_columns(tmp_path):
     unnamed.write_text("well_id,x,y,value\nA,15,25,1,0.9\n")
     with pytest.raises(InputError, match=r"more fields than the header names \(4\) at line 2"):
         read_wells(unnamed, grid, categorical=True)
+
+
+def test_a_finely_sampled_log_gives_one_warning_for_its_mixed_voxels(tmp_path):
+    import warnings
+
+    from geocgan.io.grid import Grid
+    from geocgan.io.grid3d import Grid3D
+    from geocgan.io.wells3d import read_wells_3d
+
+    grid = Grid3D.from_plan(Grid.from_bounds(0, 0, 320, 320, 10.0, "EPSG:32631"), (-64, 0), 2)
+    rows = [f"A,15,25,{-0.5 * k - 0.25},{k % 2}" for k in range(12)]  # 4 samples per layer
+    (tmp_path / "log.csv").write_text("well_id,x,y,z,value\n" + "\n".join(rows) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wells = read_wells_3d(tmp_path / "log.csv", grid, categorical=True)
+    assert len(wells) == 3 and len(wells.report) == 3
+    assert len(caught) == 1 and "(layer 0); and 2 more such voxel(s)" in str(caught[0].message)

@@ -572,6 +572,7 @@ def _aggregate_voxels(
     """Combine samples sharing a voxel with the 2-D rule, one layer at a time (top down)."""
     parts: dict[str, list] = {k: [] for k in ("ids", "x", "y", "z", "layers", "rows", "cols")}
     parts.update(values=[], members=[], report=[])
+    mixed = []  # (message, layer) of the voxels whose samples have different codes
     for layer in np.unique(layers[inside]):
         keep = np.flatnonzero(inside & (layers == layer))  # (k,) samples in this layer
         with warnings.catch_warnings(record=True) as caught:
@@ -579,8 +580,7 @@ def _aggregate_voxels(
             flat = _aggregate(
                 table, keep, gx, gy, rows, cols, vals, categorical=categorical, path=path
             )
-        for w in caught:
-            warnings.warn(f"{w.message} (layer {layer})", w.category, stacklevel=3)
+        mixed += [(str(w.message), int(layer)) for w in caught]
         voxel_z: dict[tuple[int, int], list[float]] = {}
         for i in keep:
             voxel_z.setdefault((int(rows[i]), int(cols[i])), []).append(float(zs[i]))
@@ -590,6 +590,11 @@ def _aggregate_voxels(
             parts[key].append(flat[key])
         parts["members"] += flat["members"]
         parts["report"] += [{"layer": int(layer), **rec} for rec in flat["report"]]
+    if mixed:  # one warning, not one per voxel: a finely sampled log mixes codes in many
+        more = f"; and {len(mixed) - 1} more such voxel(s), listed in the report" * (len(mixed) > 1)
+        warnings.warn(
+            f"{mixed[0][0].rstrip('.')} (layer {mixed[0][1]}){more}.", UserWarning, stacklevel=3
+        )
     out = {k: np.concatenate(parts[k]) for k in ("ids", "x", "y", "z", "values")}
     out.update({k: np.concatenate(parts[k]).astype(np.int64) for k in ("layers", "rows", "cols")})
     return {**out, "members": parts["members"], "report": parts["report"]}
