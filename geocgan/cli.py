@@ -537,6 +537,8 @@ def _training_data(
         )
     image_sets = all(p.suffix == ".npz" or _dataset_name(p) for p in paths)
     if "labels" in cls.needs or image_sets:  # a labelled stack: any model may train on it
+        if flip != Flip.none:
+            raise InputError("--flip mirrors patches of training images; image sets train whole")
         images, labels = _labelled_images(paths)
         spec = cls.field_spec(images, "continuous")
         meta = {"training_data": [str(p) for p in paths]}

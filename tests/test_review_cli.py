@@ -187,3 +187,11 @@ def test_image_size_fix_is_one_that_works(tmp_path, side, fix):
     data = _npz(tmp_path / "d.npz", np.zeros((4, side, side)), np.arange(4) % 2)
     r = runner.invoke(app, ["train", data, "--model", "acgan", "-o", str(tmp_path / "m"), *QUICK])
     assert r.exit_code == 1 and fix in " ".join(r.output.split()), r.output
+
+
+def test_flip_on_an_image_set_is_refused_not_ignored(tmp_path):
+    data = _npz(tmp_path / "d.npz", np.zeros((4, 8, 8)), np.arange(4) % 2)
+    r = runner.invoke(
+        app, ["train", data, "--model", "acgan", "--flip", "x", "-o", str(tmp_path / "m"), *QUICK]
+    )
+    assert r.exit_code == 1 and "--flip mirrors patches" in r.output, r.output
