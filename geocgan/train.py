@@ -363,7 +363,6 @@ class Trainer:
         self.checkpoint, self.log = Path(checkpoint), Path(log) if log else None
         self.val_data = val_data or data
         self.meta = meta or {}
-        self.progress = progress
         self.on_epoch = list(on_epoch or [])
         self.rows: list[dict] = []
         self.start = 0  # the epoch fit() started from (a resumed checkpoint's)
