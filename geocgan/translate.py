@@ -280,10 +280,11 @@ def check_input(model: GANModel, raster: Raster, doc: dict) -> None:
         )
     trained = doc.get("input_dtype")
     if trained and trained != raster.dtype:
+        gdal_type = {"uint8": "Byte"}.get(trained, trained.capitalize())  # GDAL's -ot names
         raise InputError(
             f"{where} holds {raster.dtype} values; the model was trained on {trained} rasters, "
             f"whose values it normalises as such: convert the input to {trained} (e.g. "
-            f"`gdal_translate -ot {trained.capitalize()} ...`) or train on {raster.dtype} data"
+            f"`gdal_translate -ot {gdal_type} ...`) or train on {raster.dtype} data"
         )
     if not raster.valid.any():
         raise InputError(f"every pixel of {where} is nodata: there is nothing to translate")

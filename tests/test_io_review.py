@@ -216,3 +216,11 @@ def test_a_finely_sampled_log_gives_one_warning_for_its_mixed_voxels(tmp_path):
         wells = read_wells_3d(tmp_path / "log.csv", grid, categorical=True)
     assert len(wells) == 3 and len(wells.report) == 3
     assert len(caught) == 1 and "(layer 0); and 2 more such voxel(s)" in str(caught[0].message)
+
+
+def test_the_suggested_gdal_translate_type_is_one_gdal_knows(tmp_path):
+    from geocgan.errors import InputError
+
+    src = write_tif(tmp_path / "f.tif", np.zeros((16, 16)), "float32", None)
+    with pytest.raises(InputError, match="gdal_translate -ot Byte "):  # was: -ot Uint8
+        translate(pix2pix("categorical"), src, tmp_path / "o.tif", doc={"input_dtype": "uint8"})
