@@ -647,7 +647,12 @@ def models(
 def sample_cmd(
     model: Annotated[Path, typer.Option("--model", "-m", help="Trained checkpoint.")],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output: .npz (arrays) and a .png grid.")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output: .npz (images, labels, InfoGAN's codes) and a .png grid.",
+        ),
     ],
     n: Annotated[int, typer.Option("-n", min=1, help="Number of samples.")] = 64,
     label: Annotated[
@@ -679,11 +684,27 @@ def sample_cmd(
         images = sample(m, n, labels=labels, seed=seed, progress=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp, open(tmp, "wb") as f:
-            np.savez(f, images=images, **({"labels": labels} if labels is not None else {}))
+            given = {"labels": labels} if labels is not None else {}
+            np.savez(f, images=images, **given, **_latent_codes(m, n, seed))
         plot_sample_grid(out.with_suffix(".png"), images, labels)
         typer.echo(dumps({"samples": str(out), "png": str(out.with_suffix(".png")), "n": n}))
     except GeocganError as err:
         _fail(err)
+
+
+def _latent_codes(model, n: int, seed: int) -> dict:
+    """The latent parts of samples ``0 .. n-1`` that are codes rather than noise (InfoGAN's),
+    as ``sample`` drew them: ``code<j>``, part ``j``'s class index ``(n,)`` (categorical) or
+    values ``(n, m)`` (uniform on [-1, 1])."""
+    from geocgan import noise
+
+    parts = model.latent()
+    drawn = noise.draw(parts, seed, range(n))
+    return {
+        f"code{j}": (z.argmax(1) if p.dist == "categorical" else z).numpy()
+        for j, (p, z) in enumerate(zip(parts, drawn, strict=True))
+        if p.dist != "normal"
+    }
 
 
 # -- simulate ---------------------------------------------------------------------------------
