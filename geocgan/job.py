@@ -54,6 +54,9 @@ OUTPUTS = ("ensemble.zarr", "realizations.tif", "summary.tif", "honoring.json", 
 FACIES_OUTPUTS = ("most_likely.tif",)  # facies models only
 
 
+MAX_TIFF_BANDS = 65535  # GDAL's GeoTIFF limit (samples per pixel)
+
+
 @dataclass
 class SimulateConfig:
     """Settings of ``geocgan simulate`` (see the CLI's ``--help`` for each)."""
@@ -89,6 +92,12 @@ class SimulateConfig:
             )
         if self.seed < 0:
             raise InputError(f"seed must be >= 0, got {self.seed}")
+        if self.n > MAX_TIFF_BANDS:  # checked now, not after generating them all
+            raise InputError(
+                f"n={self.n}: realizations.tif holds one band per realization and a GeoTIFF "
+                f"has at most {MAX_TIFF_BANDS}; run at most {MAX_TIFF_BANDS} per output "
+                "directory (e.g. two runs with different --seed)"
+            )
         if self.zarr_format not in (2, 3):
             raise InputError(f"zarr format must be 2 or 3, got {self.zarr_format}")
         if self.noise_scheme not in (None, *SCHEMES) or self.precision not in PRECISIONS:

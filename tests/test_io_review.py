@@ -224,3 +224,12 @@ def test_the_suggested_gdal_translate_type_is_one_gdal_knows(tmp_path):
     src = write_tif(tmp_path / "f.tif", np.zeros((16, 16)), "float32", None)
     with pytest.raises(InputError, match="gdal_translate -ot Byte "):  # was: -ot Uint8
         translate(pix2pix("categorical"), src, tmp_path / "o.tif", doc={"input_dtype": "uint8"})
+
+
+def test_more_realizations_than_a_geotiff_holds_are_refused_before_generating():
+    from geocgan.errors import InputError
+    from geocgan.job import SimulateConfig
+
+    SimulateConfig(n=65535)
+    with pytest.raises(InputError, match="at most 65535"):  # was: after generating them all
+        SimulateConfig(n=65536)
