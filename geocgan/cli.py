@@ -355,7 +355,14 @@ def train(
         Mode, typer.Option(help="point (map view) or borehole (columns of a vertical section).")
     ] = Mode.point,
     epochs: Annotated[int, typer.Option(min=1, help="Number of epochs.")] = 30,
-    steps_per_epoch: Annotated[int, typer.Option(min=1, help="Batches per epoch.")] = 40,
+    steps_per_epoch: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Batches per epoch. Default: 40 for random windows of training images; one "
+            "pass over a stack of images (.npz, a dataset name, paired stacks).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Patches per batch.")] = 16,
     ngf: Annotated[int, typer.Option(min=1, help="Generator width.")] = 16,
     ndf: Annotated[int, typer.Option(min=1, help="Discriminator width.")] = 16,
@@ -464,7 +471,8 @@ def train(
         cfg = TrainConfig(
             epochs=epochs,
             batch_size=batch_size,
-            steps_per_epoch=steps_per_epoch,
+            # windows: 40 batches an epoch (what runs made before this default was written had)
+            steps_per_epoch=steps_per_epoch or (40 if _windowed(data) else None),
             seed=seed,
             device=device,
         )
@@ -567,6 +575,15 @@ def _training_data(
         {"flip": flip_axes} if flip_axes else {}
     )
     return PatchSampler(images, patch, device=dev, flip=flip_axes), spec, meta
+
+
+def _windowed(data) -> bool:
+    """Whether ``data`` draws random windows (alone, or as an unpaired pair's first domain)."""
+    from geocgan.train import RandomWindows
+
+    return isinstance(data, RandomWindows) or isinstance(
+        getattr(data, "data_a", None), RandomWindows
+    )
 
 
 def _dataset_name(path: Path) -> bool:

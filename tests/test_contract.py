@@ -259,3 +259,34 @@ def test_simulate_command_refuses_a_model_without_pixel_constraints(tmp_path, mo
     assert res.exit_code == 1, res.output
     assert "geocgan sample" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_train_command_epoch_is_one_pass_over_an_image_stack(tmp_path):
+    from typer.testing import CliRunner
+
+    from geocgan.cli import app
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", images=rng.random((24, 32, 32)), labels=rng.integers(0, 3, 24))
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(tmp_path / "d.npz"),
+            "--model",
+            "dcgan",
+            "--out",
+            str(tmp_path / "m.safetensors"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "-q",
+            *sum((["--set", f"{k}={v}"] for k, v in TINY["dcgan"].items()), []),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    _, doc = load_model(tmp_path / "m.safetensors")
+    assert doc["step"] == 3  # 24 images / batch 8: one pass, not the windows' 40 batches
