@@ -48,7 +48,7 @@ from geocgan.io.wells import Wells, read_wells
 from geocgan.metrics.geostats import honoring_at_wells, neighbourhood_majority
 from geocgan.models import GANModel
 from geocgan.noise import SCHEMES
-from geocgan.simulate import PRECISIONS, generate_batches, require_condition
+from geocgan.simulate import PRECISIONS, generate_batches, require_command
 
 OUTPUTS = ("ensemble.zarr", "realizations.tif", "summary.tif", "honoring.json", "overview.png")
 FACIES_OUTPUTS = ("most_likely.tif",)  # facies models only
@@ -187,7 +187,7 @@ def run_simulation(wells_path, checkpoint, out, *, grid: Grid, config: SimulateC
             f"{checkpoint} is a 3-D model: give the volume's layers with --z-bounds ZMIN ZMAX "
             "and --dz DZ (wells located by z, --depth-column or --md-column)"
         )
-    require_condition(model, "constraints", "simulate")
+    require_command(model, "simulate")
     if config.compile:
         model.compile_generator()
     if doc.get("complete") is False:

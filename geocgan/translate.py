@@ -35,7 +35,7 @@ from geocgan.errors import GridError, InputError, OutputExistsError
 from geocgan.files import atomic_path
 from geocgan.io.images import choose_variable
 from geocgan.models import GANModel
-from geocgan.simulate import require_condition
+from geocgan.simulate import require_command
 
 PALETTE = [  # RGB of facies codes 0, 1, 2... (colour table of facies GeoTIFFs)
     (230, 216, 173),
@@ -301,7 +301,7 @@ def check_input(model: GANModel, raster: Raster, doc: dict) -> None:
 def prepare(model: GANModel, direction: str | None) -> GANModel:
     """The model as ``translate`` runs it: refused if it is not a translation model; a
     CycleGAN turned to ``direction`` (default AtoB)."""
-    require_condition(model, "image", "translate")
+    require_command(model, "translate")
     if hasattr(model, "oriented"):
         return model.oriented(direction or "AtoB")
     if direction is not None:
