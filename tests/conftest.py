@@ -22,6 +22,35 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def tiny_train_args(ti, out, *extra, epochs: int = 1, batch_size: int = 2) -> list[str]:
+    """`geocgan train` arguments for a tiny CPU model: 32-pixel patches, 2 D layers, 4 filters,
+    2 steps an epoch; `extra` options go last."""
+    return [
+        "train",
+        str(ti),
+        "--out",
+        str(out),
+        "--patch",
+        "32",
+        "--d-layers",
+        "2",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--epochs",
+        str(epochs),
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        str(batch_size),
+        "--device",
+        "cpu",
+        "-q",
+        *extra,
+    ]
+
+
 @pytest.fixture
 def fields28():
     return smooth_fields(256, 28)

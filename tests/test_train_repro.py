@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from conftest import tiny_train_args
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -12,32 +13,7 @@ from geocgan.cli import app
 
 
 def _train(tmp_path, ti, out, epochs, *extra):
-    args = [
-        "train",
-        str(ti),
-        "--out",
-        str(out),
-        "--patch",
-        "32",
-        "--d-layers",
-        "2",
-        "--ngf",
-        "4",
-        "--ndf",
-        "4",
-        "--epochs",
-        str(epochs),
-        "--steps-per-epoch",
-        "2",
-        "--batch-size",
-        "4",
-        "--seed",
-        "7",
-        "--device",
-        "cpu",
-        "-q",
-        *extra,
-    ]
+    args = tiny_train_args(ti, out, "--seed", "7", *extra, epochs=epochs, batch_size=4)
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     return load_file(out)

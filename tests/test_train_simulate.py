@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_train_args
 
 import geocgan
 from geocgan.checkpoint import (
@@ -345,37 +346,8 @@ def test_train_command_trains_a_3d_model_on_training_volumes(tmp_path):
     rng = np.random.default_rng(0)
     np.save(tmp_path / "vol.npy", (rng.random((32, 40, 40)) < 0.3).astype(np.int64))
     out = tmp_path / "m3d.safetensors"
-    args = [
-        "train",
-        str(tmp_path / "vol.npy"),
-        "--out",
-        str(out),
-        "--patch",
-        "32",
-        "--d-layers",
-        "2",
-        "--ngf",
-        "4",
-        "--ndf",
-        "4",
-        "--epochs",
-        "1",
-        "--steps-per-epoch",
-        "2",
-        "--batch-size",
-        "2",
-        "--device",
-        "cpu",
-        "-q",
-        "--set",
-        "ndim=3",
-        "--set",
-        "nz=2",
-        "--mode",
-        "borehole",
-        "--density",
-        "0.02",
-    ]
+    extra = ["--set", "ndim=3", "--set", "nz=2", "--mode", "borehole", "--density", "0.02"]
+    args = tiny_train_args(tmp_path / "vol.npy", out, *extra)
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     m, doc = load_model(out)
