@@ -481,12 +481,13 @@ def write_region(path: str | Path, start: int, data: np.ndarray) -> None:
     Parameters
     ----------
     path : str or Path
-        A store made by :meth:`EnsembleStore.create`.
+        A store made by :meth:`EnsembleStore.create` (or a volume store,
+        :meth:`geocgan.io.volume.VolumeStore.create`).
     start : int
         First realization index.
     data : numpy.ndarray
-        Realizations, shape (k, height, width); stored in the store's dtype (float32, or
-        integer facies codes).
+        Realizations, shape (k, height, width) (volumes: (k, nz, ny, nx)); stored in the
+        store's dtype (float32, or integer facies codes).
 
     Raises
     ------
@@ -498,18 +499,18 @@ def write_region(path: str | Path, start: int, data: np.ndarray) -> None:
     """
     path = Path(path)
     group = _group(path, mode="r+")
-    names = [k for k, a in group.arrays() if a.ndim == 3]
+    names = [k for k, a in group.arrays() if a.ndim >= 3]  # (n, H, W), or (n, nz, ny, nx)
     if len(names) != 1 or WRITTEN not in group:
         raise InputError(f"{path} is not a geocgan ensemble store.")
     if group.attrs.get("complete") is True:
         raise OutputExistsError(f"{path} is complete; refusing to modify it.")
     array = group[names[0]]
-    n, h, w = array.shape
-    data = np.asarray(data)  # (k, H, W)
-    if data.ndim != 3 or data.shape[1:] != (h, w) or not 0 <= start <= n - len(data):
+    n, *field = array.shape
+    data = np.asarray(data)  # (k, H, W), or (k, nz, ny, nx)
+    if data.shape[1:] != tuple(field) or not 0 <= start <= n - len(data):
         raise ValueError(
             f"Cannot write data of shape {data.shape} at realization {start} into {path} "
-            f"holding {n} realizations of {h} x {w}."
+            f"holding {n} realizations of {' x '.join(map(str, field))}."
         )
     if np.issubdtype(array.dtype, np.integer):
         fill = array.fill_value

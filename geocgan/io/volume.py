@@ -29,7 +29,6 @@ import dask.array as da
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-import zarr
 
 from geocgan.errors import GridError, InputError, OutputExistsError
 from geocgan.files import atomic_path
@@ -40,6 +39,7 @@ from geocgan.io.ensemble import (
     _listing,
     _missing,
     _normalize_attrs,
+    write_region,
 )
 from geocgan.io.grid import Grid
 from geocgan.io.grid3d import Grid3D
@@ -247,31 +247,9 @@ class VolumeStore:
         return _missing(self.path)
 
     def write(self, start: int, data: np.ndarray) -> None:
-        """Store realizations ``start .. start + k - 1`` (data ``(k, nz, ny, nx)``), then flag them.
-
-        Raises
-        ------
-        OutputExistsError
-            If the store is complete.
-        ValueError
-            If the shape or index range does not fit.
-        """
-        group = zarr.open_group(self.path, mode="r+")
-        if group.attrs.get("complete") is True:
-            raise OutputExistsError(f"{self.path} is complete; refusing to modify it.")
-        array = group[self.name]
-        data = np.asarray(data)
-        if (
-            data.ndim != 4
-            or data.shape[1:] != array.shape[1:]
-            or not (0 <= start <= self.n - len(data))
-        ):
-            raise ValueError(
-                f"Cannot write volumes of shape {data.shape} at realization {start} into "
-                f"{self.path} holding {array.shape}."
-            )
-        array[start : start + len(data)] = data.astype(array.dtype)
-        group[WRITTEN][start : start + len(data)] = 1  # after the data
+        """Store realizations ``start .. start + k - 1`` (data ``(k, nz, ny, nx)``), then flag
+        them; see :func:`geocgan.io.ensemble.write_region`."""
+        write_region(self.path, start, data)
 
     def finalize(self) -> None:
         """Mark the store complete and consolidate its metadata (as the 2-D store does).
