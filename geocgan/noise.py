@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from geocgan.errors import InputError
+from geocgan.models import base
 from geocgan.seeds import derive_seed, torch_generator
 
 SCHEMES = ("philox", "torch")
@@ -262,20 +263,9 @@ def draw(
 
 
 def _torch_scheme(parts, seed: int, idx: np.ndarray) -> list[torch.Tensor]:
-    """Per realization, one generator seeded by ``(seed, i)`` draws every part in order."""
-    per_real = []
-    for i in idx:
-        g = torch_generator(seed, int(i))
-        drawn = []
-        for p in parts:
-            if p.dist == "normal":
-                drawn.append(torch.randn(p.shape, generator=g))
-            elif p.dist == "uniform":
-                drawn.append(torch.rand(p.shape, generator=g) * 2 - 1)
-            else:
-                k = torch.randint(p.classes, p.shape[:-1], generator=g)
-                drawn.append(F.one_hot(k, p.classes).float())
-        per_real.append(drawn)
+    """Per realization, one generator seeded by ``(seed, i)`` draws every part in order
+    (``geocgan.models.base.draw`` of one)."""
+    per_real = [base.draw(parts, 1, torch_generator(seed, int(i))) for i in idx]
     if not per_real:
         return [torch.empty((0, *p.shape)) for p in parts]
-    return [torch.stack([z[k] for z in per_real]) for k in range(len(parts))]
+    return [torch.cat(z) for z in zip(*per_real, strict=True)]

@@ -148,7 +148,7 @@ def draw(parts: list[Latent], n: int, g: torch.Generator) -> list[torch.Tensor]:
         elif p.dist == "uniform":
             out.append(torch.rand((n, *p.shape), generator=g, device=g.device) * 2 - 1)
         else:
-            k = torch.randint(p.classes, (n,), generator=g, device=g.device)
+            k = torch.randint(p.classes, (n, *p.shape[:-1]), generator=g, device=g.device)
             out.append(torch.nn.functional.one_hot(k, p.classes).float())
     return out
 
