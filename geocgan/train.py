@@ -280,6 +280,13 @@ GLOBAL_STREAM = 2**31 - 3  # torch's global generator in epoch e: (seed, e, GLOB
 
 EpochHook = Callable[["Trainer", int, dict], "dict | None"]
 
+MISSING_HINT = {  # what to give when data lack a part a model needs
+    "labels": "give labelled images (e.g. a dataset name such as mnist, or .npz with 'images' "
+    "and 'labels')",
+    "source": "give paired inputs (--source)",
+    "other": "give a second domain (--other)",
+}
+
 
 def config_changes(doc: dict, config) -> list[str]:
     """Settings of ``config`` that differ from those of the checkpoint described by ``doc``.
@@ -378,23 +385,19 @@ class Trainer:
         self.progress = progress and (self.group is None or self.group.main)
         missing = model.needs - data.provides
         if missing:
+            given = "".join(", " + p for p in sorted(data.provides))
             raise InputError(
                 f"model {model.name!r} trains on data with {', '.join(sorted(missing))}, which "
-                f"these data do not give (they give x{''.join(', ' + p for p in sorted(data.provides))}); "
-                + (
-                    "give labelled images (e.g. a dataset name such as mnist, or .npz with "
-                    "'images' and 'labels')"
-                    if "labels" in missing
-                    else "give paired inputs (--source)"
-                    if "source" in missing
-                    else "give a second domain (--other)"
-                    if "other" in missing
-                    else ""
-                )
+                f"these data do not give (they give x{given}); "
+                + "; ".join(MISSING_HINT[p] for p in sorted(missing) if p in MISSING_HINT)
             )
         model.check_grid(*data.shape)
-        for source in {id(s): s for s in (data, self.val_data)}.values():
+        for source in self._sources():
             model.check_data(source)  # once here, so the training loop never syncs for it
+
+    def _sources(self) -> list:
+        """The data sources, each once (``val_data`` is often ``data``)."""
+        return list({id(s): s for s in (self.data, self.val_data)}.values())
 
     def doc(self, epoch: int, row: dict) -> dict:
         """The checkpoint description at the end of ``epoch``."""
@@ -417,7 +420,7 @@ class Trainer:
     def _fit(self, resume: bool) -> list[dict]:
         cfg, dev = self.config, self.device
         model = self.model.to(dev)
-        for source in {id(s): s for s in (self.data, self.val_data)}.values():
+        for source in self._sources():
             source.to(dev)
         start = 0
         if resume and self.checkpoint.exists():
