@@ -125,15 +125,15 @@ def site(tmp_path):
     return grid, tmp_path / "wells.csv", tmp_path / "grid.tif"
 
 
-def _args(site, out, *extra, wells=None):
+def _args(site, out, *extra, wells=None, grid=None, model=None):
     _, wells_csv, grid_tif = site
     return [
         "simulate",
         str(wells or wells_csv),
         "--grid",
-        str(grid_tif),
+        str(grid or grid_tif),
         "--model",
-        str(MODEL),
+        str(model or MODEL),
         "--value-column",
         "facies",
         "-n",
@@ -422,22 +422,12 @@ BAD_INPUTS = {
         ["nope.csv", "does not exist"],
     ),
     "grid template is text": (
-        lambda s, t: [
-            *_args(s, t / "o")[:2],
-            "--grid",
-            str(_text(t / "g.tif", "no raster")),
-            *_args(s, t / "o")[4:],
-        ],
+        lambda s, t: _args(s, t / "o", grid=_text(t / "g.tif", "no raster")),
         1,
         ["g.tif", "cannot be read as a raster", "GeoTIFF"],
     ),
     "model is not a checkpoint": (
-        lambda s, t: [
-            *_args(s, t / "o")[:4],
-            "--model",
-            str(_bytes(t / "m.safetensors", b"x" * 64)),
-            *_args(s, t / "o")[6:],
-        ],
+        lambda s, t: _args(s, t / "o", model=_bytes(t / "m.safetensors", b"x" * 64)),
         1,
         ["m.safetensors"],
     ),
