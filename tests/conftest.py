@@ -1,3 +1,7 @@
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -20,6 +24,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def load_workflow(name: str):
+    """``workflows/<name>.py`` as a module (registered in ``sys.modules``: dataclasses look
+    their module up), to test a study's own logic and command line."""
+    path = Path(__file__).resolve().parents[1] / "workflows" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_train_args(ti, out, *extra, epochs: int = 1, batch_size: int = 2) -> list[str]:

@@ -1,13 +1,12 @@
 """The peers benchmark in a tiny configuration, with the peers installed."""
 
 import csv
-import importlib.util
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_workflow
 
 import geocgan.benchmark.run
 from geocgan.benchmark import BenchConfig, run_benchmark, truth_and_wells
@@ -21,15 +20,6 @@ from geocgan.recipes import CHANNELS, DENSITY
 
 TINY = {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 4, "d_layers": 3}
 SIZE = 32
-
-
-def load_script(name: str):
-    """A workflow script as a module, to test its command line."""
-    path = Path(__file__).resolve().parents[1] / "workflows" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +145,7 @@ def test_unknown_case_and_missing_channel_model(tiny, tmp_path):
 
 
 def test_quick_option_sets_a_small_separate_run():
-    cfg = load_script("benchmark_peers").parse_args(["--quick", "--cases", "channels"])
+    cfg = load_workflow("benchmark_peers").parse_args(["--quick", "--cases", "channels"])
     assert cfg.sizes == (64,) and cfg.n == 10 and cfg.cases == ("channels",)
     assert cfg.out.name == "quick" and cfg.runs.name == "quick"
 
@@ -180,7 +170,7 @@ def test_holdout_n_sizes_the_leave_wells_out_ensembles_alone(tiny, tmp_path):
     (row,) = run_benchmark(cfg, "pytest")
     assert row["n"] == 3 and row["coverage_expected"] == pytest.approx(0.9 * 8 / 10)
     assert "re-simulated with n = 9" in (cfg.out / "results.md").read_text()
-    assert load_script("benchmark_peers").parse_args(["--holdout-n", "400"]).holdout_n == 400
+    assert load_workflow("benchmark_peers").parse_args(["--holdout-n", "400"]).holdout_n == 400
 
 
 @pytest.mark.parametrize("size", [64, 256])

@@ -3,23 +3,14 @@ the published comparison (the training itself is the models' tests)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_workflow
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("class_gans", ROOT / "workflows/class_gans.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["class_gans"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_workflow("class_gans")
 
 
 def test_balanced_splits_are_disjoint_and_take_classes_in_turn(study):

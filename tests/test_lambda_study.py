@@ -3,15 +3,13 @@ collapse flags, and a tiny study end to end on synthetic digits."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import load_workflow
 
 from geocgan.errors import CheckpointError, InputError
 from geocgan.io.idx import write_idx
@@ -29,16 +27,7 @@ from geocgan.seeds import derive_seed
 N_TRAIN, N_TEST = 360, 120
 
 
-def _load_workflow():
-    path = Path(__file__).resolve().parents[1] / "workflows" / "lambda_study.py"
-    spec = importlib.util.spec_from_file_location("lambda_study", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["lambda_study"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-ls = _load_workflow()
+ls = load_workflow("lambda_study")
 
 
 def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

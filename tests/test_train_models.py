@@ -1,11 +1,10 @@
 """workflows/train_models.py: model settings on the command line, fine-tunes of a checkpoint."""
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_workflow
 
 from geocgan.checkpoint import load_model, read_checkpoint, save_checkpoint
 from geocgan.constraints import FieldSpec
@@ -13,18 +12,10 @@ from geocgan.errors import InputError
 from geocgan.models import build_model
 from geocgan.models.base import Batch
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 TINY = {"arch": "fcn", "ngf": 4, "ndf": 4, "nz": 4, "d_layers": 3, "lam_local": 1.0}
 
 
-def _load_workflow():
-    spec = importlib.util.spec_from_file_location("train_models", WORKFLOWS / "train_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tm = _load_workflow()
+tm = load_workflow("train_models")
 
 
 @pytest.fixture
