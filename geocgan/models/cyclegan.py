@@ -31,11 +31,11 @@ from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
 from geocgan.models.base import Batch, Latent
 from geocgan.models.image_nets import (
-    RECEPTIVE_FIELDS,
     ImageTranslator,
     PatchGAN,
     ResnetGenerator,
     adam_pair,
+    check_receptive_field,
     gan_loss,
 )
 
@@ -88,11 +88,7 @@ class CycleGANConfig:
     decay_steps: int = 0
 
     def __post_init__(self) -> None:
-        if self.receptive_field not in RECEPTIVE_FIELDS:
-            raise InputError(
-                f"receptive_field {self.receptive_field}: use one of "
-                f"{', '.join(map(str, RECEPTIVE_FIELDS))}"
-            )
+        check_receptive_field(self.receptive_field)
         if self.cycle not in ("both", "forward", "backward"):
             raise InputError(f"cycle {self.cycle!r}: use both, forward or backward")
         if min(self.lam_gan, self.lam_cycle, self.lam_identity) < 0:

@@ -30,6 +30,15 @@ from geocgan.models.base import Batch, GANModel, draw
 RECEPTIVE_FIELDS = {1: 0, 16: 1, 70: 3, 286: 5}  # PatchGAN receptive field (px) -> layers
 
 
+def check_receptive_field(receptive_field: int) -> None:
+    """Raise ``InputError`` unless ``receptive_field`` is one a ``PatchGAN`` has."""
+    if receptive_field not in RECEPTIVE_FIELDS:
+        raise InputError(
+            f"receptive_field {receptive_field}: use one of "
+            f"{', '.join(map(str, RECEPTIVE_FIELDS))} (px)"
+        )
+
+
 def norm2d(kind: str, ch: int) -> nn.Module:
     """``batch`` (BatchNorm2d) or ``instance`` (InstanceNorm2d without affine, as CycleGAN)."""
     if kind == "batch":
@@ -244,11 +253,7 @@ class PatchGAN(nn.Module):
 
     def __init__(self, in_ch: int, ndf: int = 64, receptive_field: int = 70, norm="batch"):
         super().__init__()
-        if receptive_field not in RECEPTIVE_FIELDS:
-            raise InputError(
-                f"PatchGAN receptive field {receptive_field}: use one of "
-                f"{', '.join(map(str, RECEPTIVE_FIELDS))} px"
-            )
+        check_receptive_field(receptive_field)
         self.n_layers = n = RECEPTIVE_FIELDS[receptive_field]
         if n == 0:
             blocks = [

@@ -24,11 +24,11 @@ from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
 from geocgan.models.base import Batch, Latent
 from geocgan.models.image_nets import (
-    RECEPTIVE_FIELDS,
     ImageTranslator,
     PatchGAN,
     UNet,
     adam_pair,
+    check_receptive_field,
     gan_loss,
 )
 
@@ -76,11 +76,7 @@ class Pix2PixConfig:
     beta1: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.receptive_field not in RECEPTIVE_FIELDS:
-            raise InputError(
-                f"receptive_field {self.receptive_field}: use one of "
-                f"{', '.join(map(str, RECEPTIVE_FIELDS))}"
-            )
+        check_receptive_field(self.receptive_field)
         if min(self.lam_l1, self.lam_gan) < 0 or not (self.lam_l1 or self.lam_gan):
             raise InputError(
                 f"lam_l1={self.lam_l1}, lam_gan={self.lam_gan}: weights are >= 0, one of them > 0"

@@ -35,11 +35,11 @@ from geocgan.constraints import Constraints, FieldSpec, constraint_tensor, rando
 from geocgan.errors import InputError
 from geocgan.models.base import Batch, Latent
 from geocgan.models.image_nets import (
-    RECEPTIVE_FIELDS,
     ImageTranslator,
     PatchGAN,
     SRGenerator,
     adam_pair,
+    check_receptive_field,
     gan_loss,
 )
 from geocgan.models.nets import pool_constraints
@@ -108,11 +108,7 @@ class SRGANConfig:
     def __post_init__(self) -> None:
         if self.factor not in (2, 4, 8):
             raise InputError(f"factor {self.factor}: use 2, 4 or 8")
-        if self.receptive_field not in RECEPTIVE_FIELDS:
-            raise InputError(
-                f"receptive_field {self.receptive_field}: use one of "
-                f"{', '.join(map(str, RECEPTIVE_FIELDS))}"
-            )
+        check_receptive_field(self.receptive_field)
         weights = (self.lam_pixel, self.lam_feature, self.lam_gan, self.lam_coarse)
         if min(weights) < 0 or not any(weights):
             raise InputError(f"loss weights {weights} must be >= 0 and not all 0")
