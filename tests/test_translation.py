@@ -30,13 +30,7 @@ CRS = "EPSG:32631"
 TRANSFORM = Affine(25.0, 0, 500000.0, 0, -25.0, 4600000.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets run faster on one thread on the shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: faster on one thread
 
 
 def tiny_pix2pix(source_kind="continuous", kind="continuous", seed=0, **cfg):
