@@ -248,6 +248,40 @@ def _stored_grid(ds: xr.Dataset) -> tuple[int, int, Affine, CRS]:
     return ds.sizes["y"], ds.sizes["x"], transform, CRS.from_wkt(ref["crs_wkt"])
 
 
+def _write_skeleton(path: Path, ds: xr.Dataset, zarr_format: int, overwrite: bool) -> None:
+    """Write a new store's metadata (the data stay unwritten) at ``path``, atomically.
+
+    An existing ``path`` is refused, or with ``overwrite`` replaced if it is a Zarr store
+    (anything else is never deleted).
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is False, or it is not a Zarr store.
+    """
+    _check_parent(path)
+    if path.exists():
+        if not overwrite:
+            hint = ""
+            if (
+                _is_zarr_store(path)
+                and zarr.open_group(path, mode="r").attrs.get("complete") is False
+            ):
+                hint = " It is an unfinished ensemble: rerun the same command to resume it."
+            raise OutputExistsError(
+                f"{path} exists.{hint} Pass overwrite=True (--overwrite) to replace it, or "
+                "choose another output path."
+            )
+        if not _is_zarr_store(path):
+            raise OutputExistsError(
+                f"{path} exists and is not a Zarr store; geocgan will not delete it. "
+                "Choose another output path."
+            )
+        shutil.rmtree(path)
+    with atomic_dir(path) as tmp:  # a kill leaves no half-made store under `path`
+        ds.to_zarr(tmp, mode="w-", compute=False, consolidated=False, zarr_format=zarr_format)
+
+
 @dataclass(frozen=True)
 class EnsembleStore:
     """A Zarr ensemble being written; create with :meth:`create` or :meth:`open_or_create`.
@@ -322,28 +356,8 @@ class EnsembleStore:
             raise ValueError(f"An ensemble needs at least one realization, got n={n}.")
         if name in (REALIZATION, "y", "x", WRITTEN, "spatial_ref"):
             raise ValueError(f"{name!r} is taken by the store layout; name the variable otherwise.")
-        _check_parent(path)
-        if path.exists():
-            if not overwrite:
-                hint = ""
-                if (
-                    _is_zarr_store(path)
-                    and zarr.open_group(path, mode="r").attrs.get("complete") is False
-                ):
-                    hint = " It is an unfinished ensemble: rerun the same command to resume it."
-                raise OutputExistsError(
-                    f"{path} exists.{hint} Pass overwrite=True (--overwrite) to replace it, or "
-                    "choose another output path."
-                )
-            if not _is_zarr_store(path):
-                raise OutputExistsError(
-                    f"{path} exists and is not a Zarr store; geocgan will not delete it. "
-                    "Choose another output path."
-                )
-            shutil.rmtree(path)
         ds = _template(grid, n, name, _normalize_attrs(attrs), _normalize_attrs(var_attrs), codes)
-        with atomic_dir(path) as tmp:  # a kill leaves no half-made store under `path`
-            ds.to_zarr(tmp, mode="w-", compute=False, consolidated=False, zarr_format=zarr_format)
+        _write_skeleton(path, ds, zarr_format, overwrite)
         return cls(path, name, n, zarr_format)
 
     @classmethod

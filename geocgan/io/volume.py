@@ -20,7 +20,6 @@ layer axis is flipped on the way out. Rotated plan grids have no VTK image form.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from geocgan.io.ensemble import (
     _listing,
     _missing,
     _normalize_attrs,
+    _write_skeleton,
     write_region,
 )
 from geocgan.io.grid import Grid
@@ -172,14 +172,6 @@ class VolumeStore:
             ``path`` exists and ``overwrite`` is False, or it is not a Zarr store.
         """
         path = Path(path)
-        _check_new_output(path, overwrite)
-        if path.exists():
-            if not _is_zarr_store(path):
-                raise OutputExistsError(
-                    f"{path} exists and is not a Zarr store; geocgan will not delete it. "
-                    "Choose another output path."
-                )
-            shutil.rmtree(path)
         dtype, fill = _storage(codes)
         shape = (n, *grid.shape)  # (n, nz, ny, nx)
         lazy = da.full(shape, fill, dtype=dtype, chunks=(1, *grid.shape))
@@ -195,7 +187,7 @@ class VolumeStore:
         )
         ds[WRITTEN].encoding.update({"_FillValue": None, "chunks": (1,)})
         ds.attrs["complete"] = False
-        ds.to_zarr(path, mode="w-", compute=False, consolidated=False, zarr_format=2)
+        _write_skeleton(path, ds, 2, overwrite)
         return cls(path, name, n)
 
     @classmethod
