@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 import zarr
 
 from geocgan.conditioning import condition_maps
@@ -218,8 +219,10 @@ def honoring_report(
     """
     if wells is None or not len(wells):
         return {"honoring": None, "wells": []}
-    facies = open_volume(store, allow_incomplete=allow_incomplete)["facies"]
-    at = facies.values[:, wells.layers, wells.rows, wells.cols]  # (n, m)
+    facies = open_volume(store, allow_incomplete=allow_incomplete)["facies"]  # lazy, by chunk
+    where = {"z": wells.layers, "y": wells.rows, "x": wells.cols}  # each (m,)
+    voxels = {d: xr.DataArray(i, dims="well") for d, i in where.items()}
+    at = facies.isel(voxels).values  # (n, m): one realization in memory at a time
     hit = (at == wells.values[None]).mean(0)  # (m,)
     entries = [
         {
@@ -255,8 +258,6 @@ def read_soft_map(
             raise InputError(f"Soft map {path} does not exist. Check the path.")
         soft = np.load(path, allow_pickle=False)
     else:
-        import xarray as xr
-
         if not path.exists():
             raise InputError(f"Soft map {path} does not exist. Check the path.")
         if path.suffix.lower() == ".zarr":
