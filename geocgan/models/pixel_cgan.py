@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from geocgan import conditioning
 from geocgan.constraints import Canvas, FieldSpec, constraint_tensor, random_masks
 from geocgan.errors import GridError, InputError
-from geocgan.models.base import Batch, GANModel, Latent
+from geocgan.models.base import Batch, GANModel, Latent, draw
 from geocgan.models.nets import (
     AVG_POOL,
     DCGAN28Discriminator,
@@ -416,10 +416,7 @@ class PixelCGAN(GANModel):
         fields, mask = val
         real = self.spec.encode(fields)  # (B, K, H, W)
         cond = self.with_extra(constraint_tensor(real, mask))
-        z = [
-            torch.randn((len(fields), *p.shape), generator=generator, device=fields.device)
-            for p in self.latent(*fields.shape[-self.config.ndim :])
-        ]
+        z = draw(self.latent(*fields.shape[-self.config.ndim :]), len(fields), generator)
         with torch.no_grad():
             fake = self.generate(z, cond)
         m = mask[:, 0]
@@ -624,10 +621,7 @@ class PixelCGAN(GANModel):
             mask = cond[:, self.spec.channels : self.spec.channels + 1].bool()  # wells given
         two = cfg.lam_div or cfg.lam_crps
         pairs = 2 if two and cfg.conditional else 1  # two realizations per map
-        z = [
-            torch.randn((pairs * b, *s), generator=generator, device=dev)
-            for s in self.noise_shapes(*size)
-        ]
+        z = draw(self.latent(*size), pairs * b, generator)
         ones = (1,) * (real.dim() - 1)
         cond_g = cond.repeat(pairs, *ones) if cond is not None and pairs > 1 else cond
 
