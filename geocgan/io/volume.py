@@ -32,6 +32,8 @@ import xarray as xr
 from geocgan.errors import GridError, InputError, OutputExistsError
 from geocgan.files import atomic_path
 from geocgan.io.ensemble import (
+    REALIZATION,
+    WRITTEN,
     EnsembleStore,
     _check_new_output,
     _is_zarr_store,
@@ -39,24 +41,22 @@ from geocgan.io.ensemble import (
     _missing,
     _normalize_attrs,
     _write_skeleton,
+    storage,
     write_region,
 )
 from geocgan.io.grid import Grid
 from geocgan.io.grid3d import Grid3D
 from geocgan.io.wells3d import Wells3D
 
-REALIZATION, WRITTEN = "realization", "written"
 DIMS = (REALIZATION, "z", "y", "x")
-_FACIES_FILL = 255
 
 
 def _storage(codes: Sequence[int] | None) -> tuple[np.dtype, float | int]:
-    """float32/NaN for continuous values, uint8/255 for facies codes 0..254."""
-    if codes is None:
-        return np.dtype(np.float32), float("nan")
-    if not all(0 <= int(c) < _FACIES_FILL for c in codes):
+    """The 2-D store's :func:`~geocgan.io.ensemble.storage`, facies limited to uint8 codes
+    0..254 (fill 255)."""
+    if codes is not None and not all(0 <= int(c) <= 254 for c in codes):
         raise InputError(f"Facies codes {list(codes)} must lie in 0..254 for a volume store.")
-    return np.dtype(np.uint8), _FACIES_FILL
+    return storage(codes)
 
 
 def volume_dataset(
