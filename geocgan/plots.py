@@ -28,11 +28,15 @@ def _save(fig, path: Path) -> Path:
 def facies_colours(codes: list[int]) -> dict[int, tuple[int, int, int]]:
     """One colour per facies code (tab10/tab20, in code order), as 0-255 RGB: the overview
     PNG's classes and the colour table of the most-likely-facies GeoTIFF."""
-    table = plt.get_cmap("tab10" if len(codes) <= 10 else "tab20")(np.arange(len(codes)))
     return {
         int(c): tuple(int(round(255 * v)) for v in rgba[:3])
-        for c, rgba in zip(codes, table, strict=True)
+        for c, rgba in zip(codes, _class_colours(len(codes)), strict=True)
     }
+
+
+def _class_colours(n: int) -> np.ndarray:
+    """``(n, 4)`` RGBA in [0, 1], one per class: tab10 up to 10 classes, else tab20."""
+    return plt.get_cmap("tab10" if n <= 10 else "tab20")(np.arange(n))
 
 
 def _class_index(values: np.ndarray, codes: list[int]) -> np.ndarray:
@@ -72,7 +76,7 @@ def plot_overview(
     unit = grid.units
     if cats:  # one colour per facies code, named in a legend: classes, not a scale
         codes = sorted(int(c) for c in spec.codes)
-        colours = plt.get_cmap("tab10" if len(codes) <= 10 else "tab20")(np.arange(len(codes)))
+        colours = _class_colours(len(codes))  # as facies_colours: the GeoTIFF's table
         classes = ListedColormap(colours[:, :3])
         edges = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
     for ax, (title, img) in zip(axes.flat, panels, strict=False):
