@@ -43,6 +43,7 @@ A new model: subclass ``GANModel``, set the class attributes, implement ``train_
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Literal
 
@@ -164,6 +165,18 @@ def check_latent(parts: list[Latent], z: list[torch.Tensor]) -> None:
         )
 
 
+@contextmanager
+def frozen(*nets: nn.Module):
+    """No parameter gradients for ``nets`` inside (G's step does not need D's)."""
+    for n in nets:
+        n.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for n in nets:
+            n.requires_grad_(True)
+
+
 class GANModel(nn.Module):
     """Base class: holds ``config``, ``spec``, ``nets`` and ``optimizers``."""
 
@@ -184,6 +197,13 @@ class GANModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def step(self, name: str, loss: torch.Tensor) -> None:
+        """One step of optimizer ``name`` on the gradients of ``loss``."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
 
     def describe(self) -> dict:
         """What a checkpoint stores to rebuild this model without the original command line."""

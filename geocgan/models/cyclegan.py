@@ -29,7 +29,7 @@ from torch import nn
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
-from geocgan.models.base import Batch, Latent
+from geocgan.models.base import Batch, Latent, frozen
 from geocgan.models.image_nets import (
     ImageTranslator,
     PatchGAN,
@@ -233,11 +233,10 @@ class CycleGAN(ImageTranslator):
         out = {}
         loss_g = torch.zeros((), device=a.device)
         if c.lam_gan:
-            self.D_A.requires_grad_(False), self.D_B.requires_grad_(False)
-            adv = gan_loss(self.D_B(fake_b), True, "lsgan") + gan_loss(
-                self.D_A(fake_a), True, "lsgan"
-            )
-            self.D_A.requires_grad_(True), self.D_B.requires_grad_(True)
+            with frozen(self.D_A, self.D_B):
+                adv = gan_loss(self.D_B(fake_b), True, "lsgan") + gan_loss(
+                    self.D_A(fake_a), True, "lsgan"
+                )
             loss_g = loss_g + c.lam_gan * adv
             out["loss_g_gan"] = adv.detach()
         if c.lam_cycle and (forward or backward):
@@ -254,9 +253,7 @@ class CycleGAN(ImageTranslator):
             ).abs().mean()
             loss_g = loss_g + c.lam_identity * c.lam_cycle * idt
             out["loss_identity"] = idt.detach()
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.optimizers["G"].step()
+        self.step("G", loss_g)
         if c.lam_gan:
             seen_b = self.pool_B.query(fake_b.detach(), generator)
             seen_a = self.pool_A.query(fake_a.detach(), generator)
@@ -265,9 +262,7 @@ class CycleGAN(ImageTranslator):
             ) + 0.5 * (
                 gan_loss(self.D_A(a), True, "lsgan") + gan_loss(self.D_A(seen_a), False, "lsgan")
             )
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.optimizers["D"].step()
+            self.step("D", loss_d)
             out["loss_d"] = loss_d.detach()
         self.clock.step += 1
         return out

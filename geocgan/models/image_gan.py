@@ -9,7 +9,6 @@ map to ``[-1, 1]`` (``field_spec``), which G reaches through a tanh.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -18,7 +17,7 @@ import torch
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GridError, InputError
-from geocgan.models.base import Batch, GANModel, Latent, check_latent, draw
+from geocgan.models.base import Batch, GANModel, Latent, check_latent, draw, frozen
 from geocgan.models.class_nets import ImageDiscriminator, ImageGenerator
 from geocgan.models.losses import check_loss, d_loss, g_loss
 
@@ -77,18 +76,6 @@ class LabelledConfig(ImageGANConfig):
             )
 
 
-@contextmanager
-def frozen(*nets: torch.nn.Module):
-    """No parameter gradients for ``nets`` inside (G's step does not need D's)."""
-    for n in nets:
-        n.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for n in nets:
-            n.requires_grad_(True)
-
-
 class ImageGAN(GANModel):
     """Base of the class-conditional GANs (see the module docstring)."""
 
@@ -129,12 +116,6 @@ class ImageGAN(GANModel):
             "G": torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=betas),
             "D": torch.optim.Adam(self.D.parameters(), lr=c.lr_d, betas=betas),
         }
-
-    def step(self, name: str, loss: torch.Tensor) -> None:
-        opt = self.optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
     # -- data -------------------------------------------------------------------------
 

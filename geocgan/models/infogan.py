@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import torch
 
 from geocgan.errors import InputError
-from geocgan.models.base import Batch, Latent, draw
+from geocgan.models.base import Batch, Latent, draw, frozen
 from geocgan.models.class_nets import QHead
-from geocgan.models.image_gan import IMAGE_PARAMS, ImageGAN, ImageGANConfig, frozen
+from geocgan.models.image_gan import IMAGE_PARAMS, ImageGAN, ImageGANConfig
 from geocgan.models.losses import d_loss, g_loss, info_loss
 
 

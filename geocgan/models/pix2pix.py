@@ -22,7 +22,7 @@ import torch
 
 from geocgan.constraints import FieldSpec
 from geocgan.errors import InputError
-from geocgan.models.base import Batch, Latent
+from geocgan.models.base import Batch, Latent, frozen
 from geocgan.models.image_nets import (
     ImageTranslator,
     PatchGAN,
@@ -142,21 +142,16 @@ class Pix2Pix(ImageTranslator):
             loss_d = 0.5 * (
                 gan_loss(self._d(src, real), True) + gan_loss(self._d(src, fake.detach()), False)
             )
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.optimizers["D"].step()
+            self.step("D", loss_d)
             out["loss_d"] = loss_d.detach()
-        self.D.requires_grad_(False)
         loss_l1 = (fake - real).abs().mean()
         loss_g = cfg.lam_l1 * loss_l1
         if cfg.lam_gan:
-            loss_gan = gan_loss(self._d(src, fake), True)
+            with frozen(self.D):
+                loss_gan = gan_loss(self._d(src, fake), True)
             loss_g = loss_g + cfg.lam_gan * loss_gan
             out["loss_g_gan"] = loss_gan.detach()
-        self.D.requires_grad_(True)
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.optimizers["G"].step()
+        self.step("G", loss_g)
         out["loss_l1"] = loss_l1.detach()
         return out
 

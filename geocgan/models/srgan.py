@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from geocgan.constraints import Constraints, FieldSpec, constraint_tensor, random_masks
 from geocgan.errors import InputError
-from geocgan.models.base import Batch, Latent
+from geocgan.models.base import Batch, Latent, frozen
 from geocgan.models.image_nets import (
     ImageTranslator,
     PatchGAN,
@@ -219,12 +219,10 @@ class SRGAN(ImageTranslator):
         out = {}
         if c.lam_gan:
             loss_d = gan_loss(self.D(real), True) + gan_loss(self.D(fake.detach()), False)
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.optimizers["D"].step()
+            self.step("D", loss_d)
             out["loss_d"] = loss_d.detach()
-        self.D.requires_grad_(False)
-        logits, feats = self.D(fake, features=True)
+        with frozen(self.D):
+            logits, feats = self.D(fake, features=True)
         with torch.no_grad():
             _, feats_real = self.D(real, features=True)
         pixel = F.mse_loss(fake, real)
@@ -242,10 +240,7 @@ class SRGAN(ImageTranslator):
             coarse_err = self.coarse_error(fake, coarse)
             loss_g = loss_g + c.lam_coarse * coarse_err
             out["loss_coarse"] = coarse_err.detach()
-        self.D.requires_grad_(True)
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.optimizers["G"].step()
+        self.step("G", loss_g)
         out |= {"loss_pixel": pixel.detach(), "loss_feature": feature.detach()}
         return out
 
