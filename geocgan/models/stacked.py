@@ -44,6 +44,7 @@ from safetensors.torch import load_file, save_file
 from torch.func import functional_call, stack_module_state, vmap
 
 from geocgan.errors import CheckpointError, InputError
+from geocgan.files import atomic_path
 from geocgan.models.nets import DCGAN28Discriminator, DCGAN28Generator
 from geocgan.seeds import derive_seed, torch_generator
 
@@ -374,9 +375,8 @@ class StackedGAN:
         header = {"format": _FORMAT, "epoch": self.epoch, "config": asdict(self.config),
                   "runs": [asdict(r) for r in self.runs]}  # fmt: skip
         tensors = {k: v.detach().cpu().contiguous() for k, v in self._tensors().items()}
-        tmp = path.with_suffix(".partial")
-        save_file(tensors, str(tmp), metadata={"geocgan": json.dumps(header)})
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"geocgan": json.dumps(header)})
         return path
 
     def load(self, path: str | Path) -> None:
