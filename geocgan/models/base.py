@@ -205,6 +205,22 @@ class GANModel(nn.Module):
         loss.backward()
         opt.step()
 
+    @contextmanager
+    def evaluating(self):
+        """Eval mode and no gradients inside, from any mode; the mode is restored after."""
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was)
+
+    def generate_eval(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
+        """``generate`` as generation runs it (eval mode, no gradients), from any mode."""
+        with self.evaluating():
+            return self.generate(z, cond)
+
     def describe(self) -> dict:
         """What a checkpoint stores to rebuild this model without the original command line."""
         return {"model": self.name, "config": asdict(self.config), "field": self.spec.to_dict()}

@@ -233,11 +233,7 @@ class ImageGAN(GANModel):
         the fakes' per-pixel spread over the real images' (near 0: collapsed)."""
         real = self.spec.encode(val.x, check=False)  # (n, 1, S, S)
         z = draw(self.latent(), len(real), generator)
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
-            fake = self.generate(z, val.labels if self.labelled else None)
-        self.train(was_training)
+        fake = self.generate_eval(z, val.labels if self.labelled else None)
         return {
             "val_mean_gap": float((fake.mean(0) - real.mean(0)).abs().mean()),
             "val_std_ratio": float(fake.std(0).mean() / real.std(0).mean().clamp_min(1e-8)),

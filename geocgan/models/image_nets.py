@@ -416,15 +416,6 @@ class ImageTranslator(GANModel):
         """Mean absolute error in network space (categorical: of the probabilities)."""
         return float((fake - target).abs().mean())
 
-    def generate_eval(self, z: list[torch.Tensor], cond: torch.Tensor) -> torch.Tensor:
-        """``generate`` as generation runs it (eval mode, no gradients), from any mode."""
-        was = self.training
-        self.eval()
-        with torch.no_grad():
-            out = self.generate(z, cond)
-        self.train(was)
-        return out
-
     def draw_latent(self, n: int, shape: tuple[int, int], g: torch.Generator) -> list[torch.Tensor]:
         """``n`` draws of ``latent(*shape)`` from ``g`` (validation: one generator for all)."""
         return draw(self.latent(*shape), n, g)

@@ -115,11 +115,8 @@ class InfoGAN(ImageGAN):
         out = super().validate(val, generator)
         if self.config.cat_codes:
             z = draw(self.latent(), len(val.x), generator)
-            was_training = self.training
-            self.eval()
-            with torch.no_grad():
+            with self.evaluating():
                 logits = self.Q(self.D.features(self.generate(z, None)))[0]
-            self.train(was_training)
             hits = [
                 (lg.argmax(1) == c.argmax(1)).float().mean()
                 for lg, c in zip(logits, self.codes(z)[0], strict=True)
