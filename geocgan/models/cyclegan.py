@@ -206,15 +206,12 @@ class CycleGAN(ImageTranslator):
     def latent(self, height: int, width: int) -> list[Latent]:
         return []
 
-    def _act(self, out: torch.Tensor, spec: FieldSpec) -> torch.Tensor:
-        return out.float().softmax(1) if spec.kind == "categorical" else out.float()
-
     def generate(self, z: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
         """Encoded outputs from the encoded input ``cond`` ``(B, C, h, w)`` of the input
         domain (B, or A once ``oriented("AtoB")``)."""
         x, h, w = self.padded(cond)
         net = self.G_AB if self.direction == "AtoB" else self.G_BA
-        return self._act(net(x), self.spec)[..., :h, :w]
+        return self.activate(net(x))[..., :h, :w]
 
     def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """One G step (both generators), then one D step (both discriminators), on encoded
@@ -226,8 +223,8 @@ class CycleGAN(ImageTranslator):
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = c.lr * self.lr_factor(step)
-        fake_b = self._act(self.G_AB(a), spec_b)
-        fake_a = self._act(self.G_BA(b), spec_a)
+        fake_b = self.activate(self.G_AB(a), spec_b)
+        fake_a = self.activate(self.G_BA(b), spec_a)
         forward = c.cycle in ("both", "forward")
         backward = c.cycle in ("both", "backward")
         out = {}
@@ -242,14 +239,14 @@ class CycleGAN(ImageTranslator):
         if c.lam_cycle and (forward or backward):
             cyc = torch.zeros((), device=a.device)
             if forward:
-                cyc = cyc + (self._act(self.G_BA(fake_b), spec_a) - a).abs().mean()
+                cyc = cyc + (self.activate(self.G_BA(fake_b), spec_a) - a).abs().mean()
             if backward:
-                cyc = cyc + (self._act(self.G_AB(fake_a), spec_b) - b).abs().mean()
+                cyc = cyc + (self.activate(self.G_AB(fake_a), spec_b) - b).abs().mean()
             loss_g = loss_g + c.lam_cycle * cyc
             out["loss_cycle"] = cyc.detach()
         if self.identity and c.lam_cycle:
-            idt = (self._act(self.G_AB(b), spec_b) - b).abs().mean() + (
-                self._act(self.G_BA(a), spec_a) - a
+            idt = (self.activate(self.G_AB(b), spec_b) - b).abs().mean() + (
+                self.activate(self.G_BA(a), spec_a) - a
             ).abs().mean()
             loss_g = loss_g + c.lam_identity * c.lam_cycle * idt
             out["loss_identity"] = idt.detach()

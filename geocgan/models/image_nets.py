@@ -402,9 +402,11 @@ class ImageTranslator(GANModel):
     def check_grid(self, *shape: int) -> None:
         """Any grid: ``generate`` pads it to what the nets take."""
 
-    def activate(self, out: torch.Tensor) -> torch.Tensor:
-        """Softmax for facies, identity for continuous values."""
-        return out.float().softmax(1) if self.spec.kind == "categorical" else out.float()
+    def activate(self, out: torch.Tensor, spec: FieldSpec | None = None) -> torch.Tensor:
+        """Softmax for facies, identity for continuous values (of ``spec``; default: the
+        outputs')."""
+        kind = (self.spec if spec is None else spec).kind
+        return out.float().softmax(1) if kind == "categorical" else out.float()
 
     def padded(self, image: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         return pad_to(image, self.multiple)
