@@ -29,11 +29,16 @@ ARCHS = ("conv", "mlp")
 LABEL_MODES = ("concat", "projection")
 
 
+def check_size(size: int) -> None:
+    """Raise ``InputError`` unless the nets take images of side ``size``."""
+    if size % 4 or size < 8:
+        raise InputError(f"image size {size}: give a multiple of 4, at least 8 (28: MNIST)")
+
+
 def _check(arch: str, size: int) -> None:
     if arch not in ARCHS:
         raise InputError(f"architecture {arch!r} is unknown; use one of {', '.join(ARCHS)}")
-    if size % 4 or size < 8:
-        raise InputError(f"image side {size}: give a multiple of 4, at least 8 (28: MNIST)")
+    check_size(size)
 
 
 class ImageGenerator(nn.Module):

@@ -18,7 +18,7 @@ import torch
 from geocgan.constraints import FieldSpec
 from geocgan.errors import GridError, InputError
 from geocgan.models.base import Batch, GANModel, Latent, check_latent, draw, frozen
-from geocgan.models.class_nets import ImageDiscriminator, ImageGenerator
+from geocgan.models.class_nets import ImageDiscriminator, ImageGenerator, check_size
 from geocgan.models.losses import check_loss, d_loss, g_loss
 
 IMAGE_PARAMS = """
@@ -57,8 +57,7 @@ class ImageGANConfig:
 
     def __post_init__(self) -> None:
         check_loss(self.loss)
-        if self.size % 4 or self.size < 8:
-            raise InputError(f"size {self.size}: give a multiple of 4, at least 8 (28: MNIST)")
+        check_size(self.size)
         if min(self.nz, self.ngf, self.ndf) < 1:
             raise InputError("nz, ngf and ndf must be >= 1")
 
