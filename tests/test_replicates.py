@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_benchmark import SIZE, TINY, load_script, tiny  # noqa: F401 (tiny: the benchmark's fixture)
+from conftest import load_workflow
+from test_benchmark import SIZE, TINY, tiny  # noqa: F401 (tiny: the benchmark's fixture)
 
 import geocgan.benchmark.replicates as br
 from geocgan.checkpoint import save_checkpoint
@@ -162,7 +163,7 @@ def test_tiny_replicates_end_to_end_and_resume(tiny, tmp_path, monkeypatch):  # 
 
 def test_the_script_says_where_the_models_and_results_lie():
     root = Path(__file__).resolve().parents[1]
-    cfg = load_script("benchmark_replicates").parse_args(["--replicates", "3"])
+    cfg = load_workflow("benchmark_replicates").parse_args(["--replicates", "3"])
     assert cfg.root == root and cfg.out == root / "workflows/results/benchmark/replicates"
     assert cfg.bench.channel_model == root / "sample_data/channels.safetensors"
     assert cfg.bench.peers == ("geone_sgs", "geone_fft", "geone_deesse") and not cfg.bench.compile
